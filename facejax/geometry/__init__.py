@@ -28,6 +28,14 @@ from facejax.geometry.safe import (
     safe_norm,
     safe_normalize,
 )
+from facejax.geometry.transform import (
+    compose_rigid,
+    compose_similarity,
+    inverse_rigid,
+    inverse_similarity,
+    rigid_transform,
+    similarity_transform,
+)
 
 __all__ = [
     "EULER_CONVENTIONS",
@@ -46,4 +54,10 @@ __all__ = [
     "safe_arctan2",
     "safe_norm",
     "safe_normalize",
+    "compose_rigid",
+    "compose_similarity",
+    "inverse_rigid",
+    "inverse_similarity",
+    "rigid_transform",
+    "similarity_transform",
 ]

@@ -1,0 +1,149 @@
+"""Rigid and similarity transforms of points: ``x' = s * R @ x + t``.
+
+One transform (``rotation [3, 3]``, ``translation [3]``, ``scale []``) is applied to points with
+any leading shape ``[..., 3]``; a batch of transforms is a ``jax.vmap`` away. Broadcasting is
+written out, so the functions work under ``jax_numpy_rank_promotion="raise"``.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from facejax.geometry._validation import as_float, check_shape, check_trailing
+
+
+def _check_pose(rotation, translation, fn):
+    rotation, translation = as_float(rotation), as_float(translation)
+    if rotation.shape != (3, 3):
+        raise ValueError(
+            f"{fn}: rotation must have shape [3, 3], got {tuple(rotation.shape)} "
+            "(one transform; batch several with jax.vmap)"
+        )
+    check_shape(translation, (3,), "translation", fn)
+    return rotation, translation
+
+
+def _lift(vector: jax.Array, points: jax.Array) -> jax.Array:
+    """Reshapes a ``[3]`` vector to broadcast against ``points [..., 3]`` explicitly."""
+    return vector.reshape((1,) * (points.ndim - 1) + (3,))
+
+
+def _rotate(points: jax.Array, rotation: jax.Array) -> jax.Array:
+    # Row-vector form of R @ x for every point: x @ R.T.
+    return jnp.einsum("...j,ij->...i", points, rotation)
+
+
+def rigid_transform(points, rotation, translation) -> jax.Array:
+    """Applies ``x' = R @ x + t`` to every point.
+
+    Args:
+      points: ``[..., 3]`` points (e.g. ``[V, 3]`` vertices or ``[3]`` one point).
+      rotation: ``[3, 3]`` rotation acting on column vectors.
+      translation: ``[3]``.
+
+    Returns:
+      ``[..., 3]`` transformed points.
+    """
+    points = as_float(points)
+    check_trailing(points, (3,), "points", "rigid_transform")
+    rotation, translation = _check_pose(rotation, translation, "rigid_transform")
+    return _rotate(points, rotation) + _lift(translation, points)
+
+
+def similarity_transform(points, scale, rotation, translation) -> jax.Array:
+    """Applies ``x' = s * R @ x + t`` to every point.
+
+    Args:
+      points: ``[..., 3]`` points.
+      scale: ``[]`` scale factor.
+      rotation: ``[3, 3]``.
+      translation: ``[3]``.
+
+    Returns:
+      ``[..., 3]`` transformed points.
+    """
+    points, scale = as_float(points), as_float(scale)
+    check_trailing(points, (3,), "points", "similarity_transform")
+    check_shape(scale, (), "scale", "similarity_transform")
+    rotation, translation = _check_pose(rotation, translation, "similarity_transform")
+    return scale * _rotate(points, rotation) + _lift(translation, points)
+
+
+def inverse_rigid(rotation, translation) -> tuple[jax.Array, jax.Array]:
+    """The rigid transform undoing ``(R, t)``: ``(R.T, -R.T @ t)``.
+
+    Args:
+      rotation: ``[3, 3]``.
+      translation: ``[3]``.
+
+    Returns:
+      ``(rotation [3, 3], translation [3])`` of the inverse.
+    """
+    rotation, translation = _check_pose(rotation, translation, "inverse_rigid")
+    return rotation.T, -(rotation.T @ translation)
+
+
+def inverse_similarity(scale, rotation, translation) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The similarity undoing ``(s, R, t)``: ``(1 / s, R.T, -R.T @ t / s)``.
+
+    Args:
+      scale: ``[]``, non-zero.
+      rotation: ``[3, 3]``.
+      translation: ``[3]``.
+
+    Returns:
+      ``(scale [], rotation [3, 3], translation [3])`` of the inverse.
+    """
+    scale = as_float(scale)
+    check_shape(scale, (), "scale", "inverse_similarity")
+    rotation, translation = _check_pose(rotation, translation, "inverse_similarity")
+    return 1.0 / scale, rotation.T, -(rotation.T @ translation) / scale
+
+
+def compose_rigid(
+    rotation_a, translation_a, rotation_b, translation_b
+) -> tuple[jax.Array, jax.Array]:
+    """The rigid transform "b, then a": ``x -> Ra @ (Rb @ x + tb) + ta``.
+
+    Ordered like the matrix product ``A @ B`` of the homogeneous matrices.
+
+    Args:
+      rotation_a: ``[3, 3]`` of the transform applied second.
+      translation_a: ``[3]``.
+      rotation_b: ``[3, 3]`` of the transform applied first.
+      translation_b: ``[3]``.
+
+    Returns:
+      ``(rotation [3, 3], translation [3])`` = ``(Ra @ Rb, Ra @ tb + ta)``.
+    """
+    rotation_a, translation_a = _check_pose(rotation_a, translation_a, "compose_rigid")
+    rotation_b, translation_b = _check_pose(rotation_b, translation_b, "compose_rigid")
+    return rotation_a @ rotation_b, rotation_a @ translation_b + translation_a
+
+
+def compose_similarity(
+    scale_a, rotation_a, translation_a, scale_b, rotation_b, translation_b
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The similarity "b, then a": ``x -> sa Ra (sb Rb x + tb) + ta``.
+
+    Args:
+      scale_a: ``[]`` of the transform applied second.
+      rotation_a: ``[3, 3]``.
+      translation_a: ``[3]``.
+      scale_b: ``[]`` of the transform applied first.
+      rotation_b: ``[3, 3]``.
+      translation_b: ``[3]``.
+
+    Returns:
+      ``(scale [], rotation [3, 3], translation [3])`` =
+      ``(sa * sb, Ra @ Rb, sa * Ra @ tb + ta)``.
+    """
+    scale_a, scale_b = as_float(scale_a), as_float(scale_b)
+    check_shape(scale_a, (), "scale_a", "compose_similarity")
+    check_shape(scale_b, (), "scale_b", "compose_similarity")
+    rotation_a, translation_a = _check_pose(rotation_a, translation_a, "compose_similarity")
+    rotation_b, translation_b = _check_pose(rotation_b, translation_b, "compose_similarity")
+    return (
+        scale_a * scale_b,
+        rotation_a @ rotation_b,
+        scale_a * (rotation_a @ translation_b) + translation_a,
+    )

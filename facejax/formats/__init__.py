@@ -1,0 +1,28 @@
+"""Readers and writers: morphable-model files, meshes (OBJ, PLY) and landmark files.
+
+:func:`load_model` reads any supported model file (native ``.npz``, BFM 2009/2017,
+Deep3DFaceRecon, 3DDFA, FLAME, eos) into a :class:`~facejax.morphable.MorphableModel` in the
+units and frame of docs/conventions.md; :func:`save_model` writes the native file. See
+docs/formats.md for what each reader takes from which file.
+"""
+
+from facejax.formats.landmark_files import read_landmarks, read_vertex_indices, write_pts
+from facejax.formats.load import FORMATS, detect_format, load_model
+from facejax.formats.mesh_files import orient_outward, read_obj, read_ply, write_obj, write_ply
+from facejax.formats.native import load_native, save_model
+
+__all__ = [
+    "FORMATS",
+    "detect_format",
+    "load_model",
+    "load_native",
+    "orient_outward",
+    "read_landmarks",
+    "read_obj",
+    "read_ply",
+    "read_vertex_indices",
+    "save_model",
+    "write_obj",
+    "write_ply",
+    "write_pts",
+]

@@ -1,0 +1,175 @@
+"""One entry point for every model file: :func:`load_model` and :func:`detect_format`.
+
+The reader modules are imported only when their format is asked for, so a missing optional
+dependency (eos-py) or a reader still being written never breaks the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import pickletools
+
+from facejax.morphable import MorphableModel
+
+FORMATS = ("native", "bfm2009", "bfm2017", "deep3d", "3ddfa", "flame", "eos")
+
+# format -> (module, loader function)
+_LOADERS = {
+    "native": ("facejax.formats.native", "load_native"),
+    "bfm2009": ("facejax.formats.bfm2009", "load_bfm2009"),
+    "bfm2017": ("facejax.formats.bfm2017", "load_bfm2017"),
+    "deep3d": ("facejax.formats.deep3d", "load_deep3d"),
+    "3ddfa": ("facejax.formats.threeddfa", "load_3ddfa"),
+    "flame": ("facejax.formats.flame", "load_flame"),
+    "eos": ("facejax.formats.eos", "load_eos"),
+}
+
+_SYNTHETIC = "synthetic"
+
+# Strings that betray a pickle's dict keys; how many opcodes to inspect before giving up.
+_PICKLE_STRING_OPS = {
+    "SHORT_BINUNICODE",
+    "BINUNICODE",
+    "BINUNICODE8",
+    "UNICODE",
+    "SHORT_BINSTRING",
+    "BINSTRING",
+    "STRING",
+    "SHORT_BINBYTES",
+    "BINBYTES",
+}
+_PICKLE_MAX_OPS = 200_000
+
+
+def _hint() -> str:
+    return "pass format= one of " + ", ".join(repr(f) for f in FORMATS)
+
+
+def _pickle_keys(path: str) -> set[str]:
+    """String constants of a pickle, found by reading its opcodes without executing any."""
+    keys = set()
+    with open(path, "rb") as f:
+        try:
+            for count, (op, arg, _) in enumerate(pickletools.genops(f)):
+                if op.name in _PICKLE_STRING_OPS and len(arg) < 64:
+                    keys.add(arg.decode("latin-1") if isinstance(arg, bytes) else arg)
+                if count > _PICKLE_MAX_OPS or "v_template" in keys or {"u", "w_shp"} <= keys:
+                    break
+        except Exception:  # a truncated or foreign file: judge by what was seen
+            pass
+    return keys
+
+
+def detect_format(path) -> str:
+    """The model format of a file, from its extension and, where needed, its variable names.
+
+    ``.npz`` is native; ``.h5``/``.hdf5`` is BFM 2017; ``.bin`` is eos; a ``.mat`` with
+    ``shapeMU`` is BFM 2009 and one with ``meanshape`` and ``idBase`` is Deep3DFaceRecon; a
+    ``.pkl`` with ``v_template`` is FLAME and one with ``u`` and ``w_shp`` is 3DDFA (read by
+    scanning the pickle's opcodes, never by unpickling).
+
+    Raises:
+      FileNotFoundError: if ``path`` does not exist.
+      ValueError: naming the file, when the format is unknown or ambiguous.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model file not found: {path}")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npz":
+        return "native"
+    if ext in (".h5", ".hdf5"):
+        return "bfm2017"
+    if ext == ".bin":
+        return "eos"
+    if ext == ".mat":
+        from facejax.formats.matlab import mat_keys
+
+        keys = set(mat_keys(path))
+        found = []
+        if "shapeMU" in keys or "model" in keys:
+            found.append("bfm2009")
+        if {"meanshape", "idBase"} <= keys:
+            found.append("deep3d")
+        if len(found) == 1:
+            return found[0]
+        problem = "matches " + " and ".join(found) if found else "matches no known layout"
+        raise ValueError(
+            f"{path}: cannot tell the model format: the .mat file {problem} "
+            f"(variables: {sorted(keys)[:12]}); {_hint()}"
+        )
+    if ext == ".pkl":
+        keys = _pickle_keys(path)
+        if "v_template" in keys:
+            return "flame"
+        if {"u", "w_shp"} <= keys:
+            return "3ddfa"
+        raise ValueError(
+            f"{path}: cannot tell the model format: the pickle has neither FLAME's 'v_template' "
+            f"nor 3DDFA's 'u' and 'w_shp'; {_hint()}"
+        )
+    raise ValueError(f"{path}: unknown model file type {ext!r}; {_hint()}")
+
+
+def load_model(source, format: str | None = None, **kwargs) -> MorphableModel:
+    """Loads a morphable model from any supported file, or the embedded synthetic model.
+
+    Args:
+      source: a path (``str`` or ``os.PathLike``), or ``"synthetic"`` /
+        ``"synthetic:<variant>"`` (``"small"``) for the procedural model built into facejax.
+      format: one of :data:`FORMATS`; ``None`` detects it (:func:`detect_format`).
+      **kwargs: passed to the format's reader, e.g. ``landmarks=`` for BFM 2009/2017 and eos,
+        ``expression=`` for BFM 2009, ``dtype=``.
+
+    Returns:
+      The model in millimetres, model frame y up / z out of the face, triangles 0-based and
+      counter-clockwise seen from outside, coefficients in units of standard deviation.
+
+    Raises:
+      FileNotFoundError: if the file does not exist.
+      ValueError: for an unknown format (listing the formats) or a malformed file.
+    """
+    if (
+        isinstance(source, str)
+        and (source == _SYNTHETIC or source.startswith(_SYNTHETIC + ":"))
+        and not os.path.exists(source)
+    ):
+        from facejax.synthetic import synthetic_model
+
+        variant = source.partition(":")[2] or "default"
+        return synthetic_model(variant, **kwargs)
+    path = os.fspath(source)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model file not found: {path}")
+    if format is None:
+        format = detect_format(path)
+    elif format not in _LOADERS:
+        raise ValueError(f"unknown model format {format!r} for {path}; {_hint()}")
+    module_name, function_name = _LOADERS[format]
+    loader = getattr(importlib.import_module(module_name), function_name)
+    return loader(path, **_loader_kwargs(loader, format, kwargs))
+
+
+def _loader_kwargs(loader, format: str, kwargs: dict) -> dict:
+    """``kwargs`` checked against the reader's signature, ``landmarks=`` spelled its way.
+
+    Every reader that takes a landmark file accepts it as ``landmarks=`` here, whether the
+    reader names it ``landmarks`` or ``landmarks_path`` (FLAME, 3DDFA), so the command line can
+    pass one option for all formats.
+    """
+    parameters = inspect.signature(loader).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return kwargs
+    kwargs = dict(kwargs)
+    if "landmarks" in kwargs and "landmarks" not in parameters and "landmarks_path" in parameters:
+        kwargs["landmarks_path"] = kwargs.pop("landmarks")
+    accepted = list(parameters)[1:]  # the first parameter is the path
+    unknown = [name for name in kwargs if name not in accepted]
+    if unknown:
+        raise ValueError(
+            f"the {format} reader takes no {', '.join(u + '=' for u in unknown)} "
+            f"(it takes: {', '.join(a + '=' for a in accepted) or 'no options'})"
+        )
+    return kwargs

@@ -8,6 +8,15 @@ over meshes (``normals``, ``alignment``) are unbatched (``[V, 3]``, ``[N, 3]``) 
 Frames, units, Euler angles and image coordinates follow ``docs/conventions.md``.
 """
 
+from facejax.geometry.camera import (
+    Camera,
+    PerspectiveCamera,
+    WeakPerspectiveCamera,
+    look_at,
+    normalized_depth,
+    project,
+    unproject,
+)
 from facejax.geometry.rotation import (
     EULER_CONVENTIONS,
     EulerConvention,
@@ -38,6 +47,13 @@ from facejax.geometry.transform import (
 )
 
 __all__ = [
+    "Camera",
+    "PerspectiveCamera",
+    "WeakPerspectiveCamera",
+    "look_at",
+    "normalized_depth",
+    "project",
+    "unproject",
     "EULER_CONVENTIONS",
     "EulerConvention",
     "axis_angle_from_rotation",

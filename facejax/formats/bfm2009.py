@@ -3,7 +3,8 @@
 Paysan, Knothe, Amberg, Romdhani, Vetter, "A 3D Face Model for Pose and Illumination Invariant
 Face Recognition", AVSS 2009. The file (MATLAB v5, or v7.3 if re-saved) holds:
 
-- ``shapeMU`` ``[3V, 1]`` mean shape, xyz interleaved, in **micrometres**; ``shapePC``
+- ``shapeMU`` ``[3V, 1]`` mean shape, xyz interleaved, in **micrometres** (as the BFM
+  maintainers confirm in unibas-gravis/basel-face-model-viewer issue #20); ``shapePC``
   ``[3V, 199]`` orthonormal principal components; ``shapeEV`` ``[199, 1]`` their **standard
   deviations** (not variances, despite the name), also in micrometres.
 - ``texMU`` ``[3V, 1]``, ``texPC`` ``[3V, 199]``, ``texEV`` ``[199, 1]``: RGB albedo in the

@@ -3,17 +3,19 @@
 Gerig et al., "Morphable Face Models - An Open Framework", FG 2018. The file is HDF5 in the
 statismo layout (scalismo), read with h5py as stored (row-major, no transposition):
 
-- ``/shape/model/mean`` ``[3V]`` mean shape in **millimetres**, xyz interleaved;
+- ``/shape/model/mean`` ``[3V]`` mean shape in **millimetres** (BFM 2009 is in micrometres,
+  2017 and 2019 in millimetres: unibas-gravis/basel-face-model-viewer issue #20), xyz interleaved;
   ``/shape/model/pcaBasis`` ``[3V, K]`` **orthonormal** components (unit-norm columns);
   ``/shape/model/pcaVariance`` ``[K]`` their **variances** (std = sqrt);
   ``/shape/model/noiseVariance`` (scalar, the model's isotropic noise: not read).
 - ``/shape/representer/points`` ``[3, V]`` reference mesh, ``/shape/representer/cells``
-  ``[3, F]`` 0-based triangles, counter-clockwise seen from outside.
+  ``[3, F]`` 0-based triangles, counter-clockwise seen from outside (eos uses them unchanged;
+  the loader checks the winding anyway).
 - ``/expression/model/{mean,pcaBasis,pcaVariance}``: expression model on the same vertices; its
-  mean (the average expression offset) is added to the mean shape, as eos and scalismo do.
+  mean (the average expression offset) is added to the mean shape, as eos does.
 - ``/color/model/{mean,pcaBasis,pcaVariance}``: RGB albedo already in ``[0, 1]``.
-- ``/metadata/landmarks/json``: about 20 named anatomical points (``center.nose.tip``, ...) as
-  3D coordinates, not the iBUG 68; not read. Pass ``landmarks=`` (a file of 68 vertex indices)
+- ``/metadata/landmarks/json``: named anatomical points (``center.nose.tip``, ...) as 3D
+  coordinates, not the iBUG 68; not read. Pass ``landmarks=`` (a file of 68 vertex indices)
   for landmarks.
 """
 

@@ -13,7 +13,8 @@ written by ``scipy.io.savemat``):
   vector is a facejax coefficient vector.
 - ``meantex`` ``[1, 3V]`` and ``texBase`` ``[3V, 80]`` (``texPC * texEV``) in the 0..255
   scale: divided by 255, ``std = 1``.
-- ``tri`` ``[F, 3]`` 1-based triangles; ``point_buf`` ``[V, 8]`` 1-based vertex-to-triangle
+- ``tri`` ``[F, 3]`` 1-based triangles (their winding is not documented upstream; the loader
+  orients them outward like every reader); ``point_buf`` ``[V, 8]`` 1-based vertex-to-triangle
   adjacency (not needed: facejax computes normals from the triangles); ``tri_mask2`` (not read).
 - ``keypoints`` ``[1, 68]`` (or ``[68, 1]``) 1-based vertex index of each iBUG landmark.
 - ``frontmask2_idx`` 1-based vertices of the photometric-loss region -> ``face_mask``;

@@ -17,6 +17,7 @@ from facejax.geometry.camera import (
     project,
     unproject,
 )
+from facejax.geometry.normals import face_normals, triangle_areas, vertex_normals
 from facejax.geometry.rotation import (
     EULER_CONVENTIONS,
     EulerConvention,
@@ -50,6 +51,9 @@ __all__ = [
     "Camera",
     "PerspectiveCamera",
     "WeakPerspectiveCamera",
+    "face_normals",
+    "triangle_areas",
+    "vertex_normals",
     "look_at",
     "normalized_depth",
     "project",

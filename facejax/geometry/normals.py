@@ -1,0 +1,83 @@
+"""Triangle areas, face normals and vertex normals of a triangle mesh.
+
+Unbatched: ``vertices [V, 3]`` and ``triangles [F, 3]`` (int32, counter-clockwise seen from
+outside, so normals point outwards; ``docs/conventions.md``). Batch over shapes that share the
+triangles with ``jax.vmap(fn, in_axes=(0, None))``.
+
+Degenerate (zero-area) triangles and vertices that no triangle uses get zero normals, and their
+values and gradients stay finite (``safe_normalize``), so a collapsed triangle in a fitted mesh
+cannot put NaN into a gradient.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from facejax.geometry._validation import as_float, check_shape
+from facejax.geometry.safe import safe_norm, safe_normalize
+
+
+def _check_mesh(vertices, triangles, fn):
+    vertices = as_float(vertices)
+    triangles = jnp.asarray(triangles)
+    check_shape(vertices, (None, 3), "vertices", fn)
+    check_shape(triangles, (None, 3), "triangles", fn)
+    if not jnp.issubdtype(triangles.dtype, jnp.integer):
+        raise ValueError(f"{fn}: triangles must be integer indices, got dtype {triangles.dtype}")
+    return vertices, triangles
+
+
+def _cross(vertices: jax.Array, triangles: jax.Array) -> jax.Array:
+    """``[F, 3]`` ``(v1 - v0) x (v2 - v0)``: outward normal with length twice the area."""
+    corners = vertices[triangles]  # [F, 3 corners, 3]
+    v0, v1, v2 = corners[:, 0], corners[:, 1], corners[:, 2]
+    return jnp.cross(v1 - v0, v2 - v0)
+
+
+def triangle_areas(vertices, triangles) -> jax.Array:
+    """Area of every triangle.
+
+    Args:
+      vertices: ``[V, 3]``.
+      triangles: ``[F, 3]`` int vertex indices.
+
+    Returns:
+      ``[F]`` areas (zero for degenerate triangles, with a finite gradient).
+    """
+    vertices, triangles = _check_mesh(vertices, triangles, "triangle_areas")
+    return 0.5 * safe_norm(_cross(vertices, triangles))
+
+
+def face_normals(vertices, triangles) -> jax.Array:
+    """Unit outward normal of every triangle (right-hand rule over its corner order).
+
+    Args:
+      vertices: ``[V, 3]``.
+      triangles: ``[F, 3]`` int vertex indices, counter-clockwise seen from outside.
+
+    Returns:
+      ``[F, 3]`` unit normals; zero for degenerate triangles.
+    """
+    vertices, triangles = _check_mesh(vertices, triangles, "face_normals")
+    return safe_normalize(_cross(vertices, triangles))
+
+
+def vertex_normals(vertices, triangles) -> jax.Array:
+    """Area-weighted average of the normals of the triangles around each vertex.
+
+    The unnormalised cross product of a triangle is its normal times twice its area, so summing
+    cross products per vertex and normalising gives the area-weighted mean direction.
+
+    Args:
+      vertices: ``[V, 3]``.
+      triangles: ``[F, 3]`` int vertex indices, counter-clockwise seen from outside.
+
+    Returns:
+      ``[V, 3]`` unit normals; zero for vertices used by no triangle (or only by degenerate
+      ones).
+    """
+    vertices, triangles = _check_mesh(vertices, triangles, "vertex_normals")
+    cross = _cross(vertices, triangles)  # [F, 3]
+    # Each triangle adds its cross product to its three corners: a scatter-add over [3F] rows.
+    per_corner = jnp.broadcast_to(cross[:, None, :], (cross.shape[0], 3, 3)).reshape(-1, 3)
+    summed = jax.ops.segment_sum(per_corner, triangles.reshape(-1), num_segments=vertices.shape[0])
+    return safe_normalize(summed)

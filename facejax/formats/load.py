@@ -139,7 +139,7 @@ def load_model(source, format: str | None = None, **kwargs) -> MorphableModel:
         from facejax.synthetic import synthetic_model
 
         variant = source.partition(":")[2] or "default"
-        return synthetic_model(variant, **kwargs)
+        return synthetic_model(variant, **_loader_kwargs(synthetic_model, _SYNTHETIC, kwargs))
     path = os.fspath(source)
     if not os.path.exists(path):
         raise FileNotFoundError(f"model file not found: {path}")

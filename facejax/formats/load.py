@@ -55,11 +55,16 @@ def _pickle_keys(path: str) -> set[str]:
             for count, (op, arg, _) in enumerate(pickletools.genops(f)):
                 if op.name in _PICKLE_STRING_OPS and len(arg) < 64:
                     keys.add(arg.decode("latin-1") if isinstance(arg, bytes) else arg)
-                if count > _PICKLE_MAX_OPS or "v_template" in keys or {"u", "w_shp"} <= keys:
+                if count > _PICKLE_MAX_OPS or "v_template" in keys or _is_3ddfa(keys):
                     break
         except Exception:  # a truncated or foreign file: judge by what was seen
             pass
     return keys
+
+
+def _is_3ddfa(keys: set[str]) -> bool:
+    # 3DDFA_V2 stores the mean as "u"; 3DDFA v1 as "u_shp" + "u_exp".
+    return "w_shp" in keys and ("u" in keys or "u_shp" in keys)
 
 
 def detect_format(path) -> str:
@@ -67,7 +72,8 @@ def detect_format(path) -> str:
 
     ``.npz`` is native; ``.h5``/``.hdf5`` is BFM 2017; ``.bin`` is eos; a ``.mat`` with
     ``shapeMU`` is BFM 2009 and one with ``meanshape`` and ``idBase`` is Deep3DFaceRecon; a
-    ``.pkl`` with ``v_template`` is FLAME and one with ``u`` and ``w_shp`` is 3DDFA (read by
+    ``.pkl`` with ``v_template`` is FLAME and one with ``w_shp`` and ``u`` (or v1's ``u_shp``) is
+    3DDFA (read by
     scanning the pickle's opcodes, never by unpickling).
 
     Raises:
@@ -104,7 +110,7 @@ def detect_format(path) -> str:
         keys = _pickle_keys(path)
         if "v_template" in keys:
             return "flame"
-        if {"u", "w_shp"} <= keys:
+        if _is_3ddfa(keys):
             return "3ddfa"
         raise ValueError(
             f"{path}: cannot tell the model format: the pickle has neither FLAME's 'v_template' "

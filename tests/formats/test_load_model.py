@@ -65,6 +65,8 @@ def test_detect_by_extension_and_keys(tmp_path):
         pickle.dump({"v_template": np.zeros((3, 3)), "f": np.zeros((1, 3))}, f, protocol=2)
     with open(tmp_path / "bfm_noneck.pkl", "wb") as f:
         pickle.dump({"u": np.zeros(9), "w_shp": np.zeros((9, 2)), "w_exp": 0}, f)
+    with open(tmp_path / "3ddfa_v1.pkl", "wb") as f:
+        pickle.dump({"u_shp": np.zeros(9), "u_exp": np.zeros(9), "w_shp": np.zeros((9, 2))}, f)
     expected = {
         "m.npz": "native",
         "bfm.mat": "bfm2009",
@@ -73,6 +75,7 @@ def test_detect_by_extension_and_keys(tmp_path):
         "sfm.bin": "eos",
         "flame.pkl": "flame",
         "bfm_noneck.pkl": "3ddfa",
+        "3ddfa_v1.pkl": "3ddfa",
     }
     for name, fmt in expected.items():
         assert detect_format(tmp_path / name) == fmt, name

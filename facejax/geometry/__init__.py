@@ -1,13 +1,15 @@
 """Geometry for 3D faces: safe numerics, rotations, transforms, cameras, normals, alignment.
 
 Batching rule: functions over rotations and points (``safe``, ``rotation``, ``transform``,
-``camera``) broadcast over leading ``...`` dimensions of their point/rotation arguments; functions
-over meshes (``normals``, ``alignment``) are unbatched (``[V, 3]``, ``[N, 3]``) and batched with
-``jax.vmap``. Transforms and cameras hold one pose or camera; batch several with ``jax.vmap`` too.
+``camera``) broadcast over the leading ``...`` dimensions of their rotation/point arguments.
+Functions over meshes and point sets (``normals``, ``alignment``) are unbatched (``[V, 3]``,
+``[N, 3]``) and batched with ``jax.vmap``. A transform (``rotation [3, 3]``, ``translation [3]``)
+or a camera pytree is one pose or one camera; batch several with ``jax.vmap`` too.
 
 Frames, units, Euler angles and image coordinates follow ``docs/conventions.md``.
 """
 
+from facejax.geometry.alignment import align, procrustes
 from facejax.geometry.camera import (
     Camera,
     PerspectiveCamera,
@@ -48,16 +50,13 @@ from facejax.geometry.transform import (
 )
 
 __all__ = [
-    "Camera",
-    "PerspectiveCamera",
-    "WeakPerspectiveCamera",
-    "face_normals",
-    "triangle_areas",
-    "vertex_normals",
-    "look_at",
-    "normalized_depth",
-    "project",
-    "unproject",
+    # safe
+    "safe_arccos",
+    "safe_arcsin",
+    "safe_arctan2",
+    "safe_norm",
+    "safe_normalize",
+    # rotation
     "EULER_CONVENTIONS",
     "EulerConvention",
     "axis_angle_from_rotation",
@@ -69,15 +68,26 @@ __all__ = [
     "rotation_from_euler",
     "rotation_from_quaternion",
     "rotation_to_6d",
-    "safe_arccos",
-    "safe_arcsin",
-    "safe_arctan2",
-    "safe_norm",
-    "safe_normalize",
+    # transform
     "compose_rigid",
     "compose_similarity",
     "inverse_rigid",
     "inverse_similarity",
     "rigid_transform",
     "similarity_transform",
+    # camera
+    "Camera",
+    "PerspectiveCamera",
+    "WeakPerspectiveCamera",
+    "look_at",
+    "normalized_depth",
+    "project",
+    "unproject",
+    # normals
+    "face_normals",
+    "triangle_areas",
+    "vertex_normals",
+    # alignment
+    "align",
+    "procrustes",
 ]

@@ -1,9 +1,25 @@
 """Differentiable 3D morphable models: the model pytree and the functions over it.
 
-Functions take an unbatched model and unbatched coefficients and are batched with
-``jax.vmap`` over the coefficients (``in_axes=(None, 0, ...)``).
+Functions take one unbatched model and one face's coefficients and are batched with
+``jax.vmap`` over the coefficients (``in_axes=(None, 0)``). They run under ``jax.jit`` and
+``jax.grad`` in float32 and, with x64 enabled, float64.
 """
 
+from facejax.morphable.decode import (
+    Face,
+    albedo,
+    composite_shape,
+    decode,
+    expression_offset,
+    identity_offset,
+    landmarks,
+    linear_offset,
+    normals,
+    pose,
+    project,
+    rotation_matrix,
+    shape,
+)
 from facejax.morphable.model import (
     NUM_IBUG_LANDMARKS,
     MorphableModel,
@@ -13,13 +29,39 @@ from facejax.morphable.model import (
     to_device,
     truncate,
 )
+from facejax.morphable.params import (
+    FaceParams,
+    default_camera,
+    neutral_params,
+    random_params,
+)
+from facejax.morphable.prior import gaussian_prior, prior_terms
 
 __all__ = [
     "NUM_IBUG_LANDMARKS",
+    "Face",
+    "FaceParams",
     "MorphableModel",
     "Skinning",
+    "albedo",
+    "composite_shape",
     "create_model",
+    "decode",
+    "default_camera",
+    "expression_offset",
+    "gaussian_prior",
+    "identity_offset",
+    "landmarks",
     "landmarks_from_vertices",
+    "linear_offset",
+    "neutral_params",
+    "normals",
+    "pose",
+    "prior_terms",
+    "project",
+    "random_params",
+    "rotation_matrix",
+    "shape",
     "to_device",
     "truncate",
 ]

@@ -1,0 +1,7 @@
+"""``python -m facejax.cli`` runs the ``facejax`` command."""
+
+import sys
+
+from facejax.cli import main
+
+sys.exit(main())

@@ -1,0 +1,141 @@
+"""facejax.render.rasterize on cases whose answer is known exactly."""
+
+import jax
+import numpy as np
+import pytest
+
+from facejax.render import rasterize
+
+raster = jax.jit(
+    rasterize,
+    static_argnames=("height", "width", "cull_backfaces", "near", "window", "max_tiles"),
+)
+
+
+def _square(lo, hi, depth=1.0):
+    vertices = np.array(
+        [[lo, lo, depth], [hi, lo, depth], [hi, hi, depth], [lo, hi, depth]], np.float32
+    )
+    return vertices, np.array([[0, 1, 2], [0, 2, 3]], np.int32)
+
+
+def test_square_coverage_equals_area_and_shared_edge_covered_once():
+    vertices, triangles = _square(3.0, 13.0)
+    frags = raster(vertices, triangles, height=16, width=16)
+    inside = np.zeros((16, 16), bool)
+    inside[3:13, 3:13] = True
+    np.testing.assert_array_equal(frags.mask, inside)
+    # The diagonal passes through 10 pixel centres; each triangle alone shows who owns them.
+    alone = [raster(vertices, triangles[k : k + 1], height=16, width=16).mask for k in range(2)]
+    np.testing.assert_array_equal(alone[0] + alone[1], inside.astype(np.float32))
+    diagonal = np.arange(3, 13)
+    np.testing.assert_array_equal(np.asarray(alone[0])[diagonal, diagonal], 1.0)
+
+
+def test_fan_around_a_pixel_centre_covers_every_centre_once():
+    # Eight triangles around the centre of pixel (8, 8), with horizontal, vertical and diagonal
+    # edges through pixel centres (also the shared vertex itself): a partition of the square.
+    c, r = 8.5, 6.0
+    ring = [(c + r, c), (c + r, c + r), (c, c + r), (c - r, c + r)]
+    ring += [(c - r, c), (c - r, c - r), (c, c - r), (c + r, c - r)]
+    vertices = np.array([(c, c, 2.0)] + [(x, y, 2.0) for x, y in ring], np.float32)
+    triangles = np.array([[0, 1 + k, 1 + (k + 1) % 8] for k in range(8)], np.int32)
+    total = sum(
+        np.asarray(raster(vertices, triangles[k : k + 1], height=16, width=16).mask)
+        for k in range(8)
+    )
+    # Centres 2.5 .. 14.5 lie in the square; its left and top edges are owned, right and
+    # bottom ones are not: rows and columns 2 .. 13, each exactly once.
+    inside = np.zeros((16, 16), np.float32)
+    inside[2:14, 2:14] = 1.0
+    np.testing.assert_array_equal(total, inside)
+
+
+def test_right_triangle_pixel_count():
+    # Legs of 14 px: centres with i + j <= 12 are strictly inside (91 of them); the 14 on the
+    # hypotenuse are not owned (the interior lies towards -x), so coverage is area - 7.
+    vertices = np.array([[0.0, 0.0, 1.0], [14.0, 0.0, 1.0], [0.0, 14.0, 1.0]], np.float32)
+    frags = raster(vertices, np.array([[0, 1, 2]], np.int32), height=16, width=16)
+    assert float(frags.mask.sum()) == 14 * 14 / 2 - 7
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_nearer_triangle_wins_regardless_of_order(order):
+    near_tri = [[2.0, 2.0, 2.0], [14.0, 2.0, 2.0], [2.0, 14.0, 2.0]]
+    far_tri = [[4.0, 4.0, 5.0], [15.0, 4.0, 5.0], [4.0, 15.0, 5.0]]
+    vertices = np.array([near_tri, far_tri][order[0]] + [near_tri, far_tri][order[1]], np.float32)
+    triangles = np.array([[0, 1, 2], [3, 4, 5]], np.int32)
+    frags = raster(vertices, triangles, height=16, width=16)
+    near_id = order.index(0)
+    assert int(frags.triangle_id[5, 5]) == near_id
+    assert float(frags.depth[5, 5]) == pytest.approx(2.0)
+    assert int(frags.triangle_id[13, 4]) == 1 - near_id  # only the far one reaches there
+    assert float(frags.depth[13, 4]) == pytest.approx(5.0)
+
+
+def test_equal_depth_smallest_id_wins():
+    # Triangle 0 lies elsewhere; 1, 2 and 3 are copies (bit-identical depths) in the same place.
+    vertices = np.array(
+        [[2.0, 2.0, 1.5], [12.0, 2.0, 1.5], [2.0, 12.0, 1.5], [14.0, 14.0, 1.0], [13.0, 14.0, 1.0]],
+        np.float32,
+    )
+    triangles = np.array([[3, 4, 2], [0, 1, 2], [0, 1, 2], [0, 1, 2]], np.int32)
+    for order in ([0, 1, 2, 3], [0, 3, 2, 1]):
+        frags = raster(vertices, triangles[order], height=16, width=16)
+        assert int(frags.triangle_id[4, 4]) == 1
+
+
+def _pinhole(points, focal=50.0, centre=8.0):
+    """Camera looks down -z, y up; image y down (docs/conventions.md)."""
+    depth = -points[:, 2]
+    return np.stack(
+        [centre + focal * points[:, 0] / depth, centre - focal * points[:, 1] / depth, depth], -1
+    ).astype(np.float32)
+
+
+def test_backface_culling_keeps_ccw_front_faces():
+    # Counter-clockwise seen from +z, i.e. from the camera: its normal points at the camera.
+    front = np.array([[-1.0, -1.0, -10.0], [1.0, -1.0, -10.0], [0.0, 1.0, -10.0]])
+    vertices = _pinhole(front)
+    ccw = np.array([[0, 1, 2]], np.int32)
+    cw = ccw[:, ::-1]
+    assert float(raster(vertices, ccw, height=16, width=16, cull_backfaces=True).mask.sum()) > 20
+    assert float(raster(vertices, cw, height=16, width=16, cull_backfaces=True).mask.sum()) == 0
+    assert float(raster(vertices, cw, height=16, width=16).mask.sum()) > 20
+
+
+def test_triangle_behind_near_is_dropped():
+    vertices = np.array([[2.0, 2.0, 1.0], [14.0, 2.0, 1.0], [2.0, 14.0, 0.5]], np.float32)
+    triangles = np.array([[0, 1, 2]], np.int32)
+    assert float(raster(vertices, triangles, height=16, width=16).mask.sum()) > 0
+    assert float(raster(vertices, triangles, height=16, width=16, near=0.5).mask.sum()) == 0
+    vertices[2, 2] = -1.0
+    assert float(raster(vertices, triangles, height=16, width=16).mask.sum()) == 0
+
+
+def test_large_triangles_use_many_tiles_and_overflow_is_counted():
+    vertices, triangles = _square(-1.0, 33.0)
+    frags = raster(vertices, triangles, height=32, width=32, window=4)
+    assert int(frags.overflow_count) == 0
+    assert float(frags.mask.sum()) == 32 * 32
+    # 8 x 8 tiles of 4 x 4 per triangle; a budget of 80 fits the first triangle only.
+    short = raster(vertices, triangles, height=32, width=32, window=4, max_tiles=80)
+    assert int(short.overflow_count) == 1
+    assert 32 * 32 / 2 <= float(short.mask.sum()) < 32 * 32
+
+
+@pytest.mark.parametrize(
+    "vertices, triangles, kwargs, message",
+    [
+        (np.zeros((4, 2)), np.zeros((1, 3), np.int32), {}, r"\[\.\.\., V, 3\]"),
+        (np.zeros((4, 3)), np.zeros((1, 4), np.int32), {}, r"triangles must be \[F, 3\]"),
+        (np.zeros((4, 3)), np.zeros((1, 3)), {}, "integer vertex indices"),
+        (np.zeros((4, 3)), np.zeros((1, 3), np.int32), {"window": 0}, "window"),
+        (np.zeros((4, 3)), np.zeros((1, 3), np.int32), {"max_tiles": 0}, "max_tiles"),
+    ],
+)
+def test_bad_input_names_the_problem(vertices, triangles, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        rasterize(vertices, triangles, 8, 8, **kwargs)
+    with pytest.raises(ValueError, match="height"):
+        rasterize(np.zeros((4, 3)), np.zeros((1, 3), np.int32), 8.0, 8)

@@ -10,12 +10,16 @@ from facejax.formats.landmark_files import read_landmarks, read_vertex_indices, 
 from facejax.formats.load import FORMATS, detect_format, load_model
 from facejax.formats.mesh_files import orient_outward, read_obj, read_ply, write_obj, write_ply
 from facejax.formats.native import load_native, save_model
+from facejax.formats.restricted_pickle import RefusedClassError, load_numpy_object, load_pickle
 
 __all__ = [
     "FORMATS",
+    "RefusedClassError",
     "detect_format",
     "load_model",
     "load_native",
+    "load_numpy_object",
+    "load_pickle",
     "orient_outward",
     "read_landmarks",
     "read_obj",

@@ -36,6 +36,14 @@ from facejax.morphable.params import (
     random_params,
 )
 from facejax.morphable.prior import gaussian_prior, prior_terms
+from facejax.morphable.skinning import (
+    articulate,
+    articulated_joints,
+    joint_positions,
+    kinematic_chain,
+    linear_blend_skinning,
+    pose_feature,
+)
 
 __all__ = [
     "NUM_IBUG_LANDMARKS",
@@ -44,6 +52,8 @@ __all__ = [
     "MorphableModel",
     "Skinning",
     "albedo",
+    "articulate",
+    "articulated_joints",
     "composite_shape",
     "create_model",
     "decode",
@@ -51,12 +61,16 @@ __all__ = [
     "expression_offset",
     "gaussian_prior",
     "identity_offset",
+    "joint_positions",
+    "kinematic_chain",
     "landmarks",
     "landmarks_from_vertices",
+    "linear_blend_skinning",
     "linear_offset",
     "neutral_params",
     "normals",
     "pose",
+    "pose_feature",
     "prior_terms",
     "project",
     "random_params",

@@ -15,6 +15,7 @@ from flax import struct
 from facejax import geometry, lighting
 from facejax.morphable.model import MorphableModel
 from facejax.morphable.params import FaceParams
+from facejax.morphable.skinning import articulate
 
 Array = Any
 Decoder = Callable[[Array], Array]  # latent [K] -> offset [V, 3]
@@ -156,8 +157,6 @@ def decode(model: MorphableModel, params: FaceParams) -> Face:
     """Decodes, articulates (if the model is articulated), poses, projects and shades a face."""
     vertices = shape(model, params.identity, params.expression)
     if model.skinning is not None and params.articulation is not None:
-        from facejax.morphable.skinning import articulate
-
         vertices = articulate(model, vertices, params.articulation)
     rotation = rotation_matrix(params)
     camera_vertices = geometry.rigid_transform(vertices, rotation, params.translation)

@@ -27,13 +27,18 @@ DEFAULT_FAR = 10_000.0
 _MIN_ABS_DEPTH = 1e-6
 
 
-def _is_concrete(*values) -> bool:
-    return not any(isinstance(v, jax.core.Tracer) for v in values)
+def _concrete(x) -> float | None:
+    """``float(x)``, or None under tracing, where values can only be checked by the caller."""
+    try:
+        return float(x)
+    except jax.errors.ConcretizationTypeError:
+        return None
 
 
 def _check_near_far(near, far, fn):
-    if _is_concrete(near, far) and not 0.0 < float(near) < float(far):
-        raise ValueError(f"{fn}: need 0 < near < far, got near={float(near)}, far={float(far)}")
+    near, far = _concrete(near), _concrete(far)
+    if near is not None and far is not None and not 0.0 < near < far:
+        raise ValueError(f"{fn}: need 0 < near < far, got near={near}, far={far}")
 
 
 @struct.dataclass
@@ -100,9 +105,10 @@ class PerspectiveCamera:
           far: far clipping depth.
         """
         fov_y = as_float(fov_y)
-        if _is_concrete(fov_y) and not 0.0 < float(fov_y) < np.pi:
+        value = _concrete(fov_y)
+        if value is not None and not 0.0 < value < np.pi:
             raise ValueError(
-                f"PerspectiveCamera.from_fov: fov_y must be in (0, pi) radians, got {float(fov_y)}"
+                f"PerspectiveCamera.from_fov: fov_y must be in (0, pi) radians, got {value}"
             )
         focal = 0.5 * height / jnp.tan(0.5 * fov_y)
         centre = jnp.asarray([0.5 * width, 0.5 * height], dtype=focal.dtype)

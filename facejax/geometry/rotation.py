@@ -150,7 +150,8 @@ def rotation_from_euler(angles, convention: str = "xyz") -> jax.Array:
       between two y-up frames and needs no extra sign change; in facejax pixel coordinates
       (``docs/conventions.md``) the point lands at ``(x - 0.5, height + 0.5 - y)``, i.e. a
       ``WeakPerspectiveCamera(scale=s, translation=(t3d[0] - 0.5, height + 0.5 - t3d[1]))``
-      applied to ``R @ X``.
+      applied to ``R @ X``. (face3d's Python port flips with ``height - 1 - y`` instead, one
+      pixel higher than 3DDFA's ``height + 1 - y``; the MATLAB fitting code is the reference.)
 
     Args:
       angles: ``[..., 3]`` ``(pitch, yaw, roll)`` in radians.

@@ -17,6 +17,11 @@ ATOL_F32_PIXELS = 1e-3
 GRAD_TOL = 1e-5
 
 
+def assert_close(actual, desired, atol=0.0, rtol=0.0):
+    """``assert_allclose`` with no hidden relative tolerance: the named tolerance is the test."""
+    np.testing.assert_allclose(actual, desired, atol=atol, rtol=rtol)
+
+
 def _points(n=6, seed=0):
     rng = np.random.default_rng(seed)
     xy = rng.uniform(-100, 100, (n, 2))
@@ -32,34 +37,34 @@ def _perspective_reference(points, focal, centre):
 def test_perspective_matches_numpy(x64):
     cam = PerspectiveCamera.create(focal=[1000.0, 1100.0], principal_point=[112.0, 120.0])
     p = _points()
-    np.testing.assert_allclose(
+    assert_close(
         project(cam, p), _perspective_reference(p, [1000, 1100], [112, 120]), atol=ATOL_F64
     )
     batched = project(cam, p.reshape(2, 3, 3))
-    np.testing.assert_allclose(batched.reshape(6, 3), project(cam, p), atol=ATOL_F64)
+    assert_close(batched.reshape(6, 3), project(cam, p), atol=ATOL_F64)
 
 
 def test_image_conventions(x64):
     cam = PerspectiveCamera.from_fov(np.deg2rad(30.0), height=240, width=320)
-    np.testing.assert_allclose(cam.principal_point, [160.0, 120.0])
-    np.testing.assert_allclose(cam.focal, 120.0 / np.tan(np.deg2rad(15.0)))
+    assert_close(cam.principal_point, [160.0, 120.0], atol=ATOL_F64)
+    assert_close(cam.focal, 120.0 / np.tan(np.deg2rad(15.0)), atol=ATOL_F64)
     # Straight ahead: image centre. Camera +x: right. Camera +y (up): smaller row.
     ahead, right, up = project(cam, np.array([[0, 0, -500.0], [10, 0, -500.0], [0, 10, -500.0]]))
-    np.testing.assert_allclose(ahead, [160.0, 120.0, 500.0], atol=ATOL_F64)
+    assert_close(ahead, [160.0, 120.0, 500.0], atol=ATOL_F64)
     assert right[0] > 160.0 and right[1] == 120.0
     assert up[1] < 120.0 and up[0] == 160.0
     # The top edge of the field of view lands on y = 0 (the top edge of row 0).
     top = project(cam, np.array([0.0, 500.0 * np.tan(np.deg2rad(15.0)), -500.0]))
-    np.testing.assert_allclose(top[:2], [160.0, 0.0], atol=ATOL_F64)
+    assert_close(top[:2], [160.0, 0.0], atol=ATOL_F64)
 
 
 def test_weak_perspective_matches_numpy(x64):
     cam = WeakPerspectiveCamera.create(scale=0.5, translation=[100.0, 90.0])
     p = _points()
     ref = np.stack([100 + 0.5 * p[:, 0], 90 - 0.5 * p[:, 1], -p[:, 2]], axis=-1)
-    np.testing.assert_allclose(project(cam, p), ref, atol=ATOL_F64)
+    assert_close(project(cam, p), ref, atol=ATOL_F64)
     # The translation is where the camera-frame origin lands.
-    np.testing.assert_allclose(project(cam, np.zeros(3))[:2], [100.0, 90.0], atol=ATOL_F64)
+    assert_close(project(cam, np.zeros(3))[:2], [100.0, 90.0], atol=ATOL_F64)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +78,7 @@ def test_weak_perspective_matches_numpy(x64):
 def test_unproject_round_trip(x64, cam):
     cam = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), cam)
     p = _points()
-    np.testing.assert_allclose(unproject(cam, project(cam, p)), p, atol=ATOL_F64)
+    assert_close(unproject(cam, project(cam, p)), p, atol=ATOL_F64)
 
 
 def test_behind_camera_and_camera_plane_are_finite(x64):
@@ -92,8 +97,8 @@ def test_vmap_over_cameras_matches_loop():
     p = jnp.asarray(_points(), jnp.float32)
     out = jax.jit(jax.vmap(geometry.project, in_axes=(0, None)))(stacked, p)
     assert out.dtype == jnp.float32
-    loop = np.stack([geometry.project(c, p) for c in cams])
-    np.testing.assert_allclose(out, loop, atol=ATOL_F32_PIXELS)
+    loop = np.stack([project(c, p) for c in cams])
+    assert_close(out, loop, atol=ATOL_F32_PIXELS)
 
 
 def test_gradients(x64):
@@ -106,8 +111,10 @@ def test_gradients(x64):
 
 def test_normalized_depth(x64):
     cam = PerspectiveCamera.create(500.0, [50.0, 50.0], near=100.0, far=1100.0)
-    np.testing.assert_allclose(
-        geometry.normalized_depth(cam, np.array([100.0, 600.0, 1100.0])), [0.0, 0.5, 1.0]
+    assert_close(
+        geometry.normalized_depth(cam, np.array([100.0, 600.0, 1100.0])),
+        [0.0, 0.5, 1.0],
+        atol=ATOL_F64,
     )
     with pytest.raises(TypeError, match="PerspectiveCamera"):
         geometry.normalized_depth(WeakPerspectiveCamera.create(1.0, [0.0, 0.0]), 1.0)
@@ -115,16 +122,16 @@ def test_normalized_depth(x64):
 
 def test_look_at(x64):
     rotation, translation = geometry.look_at(np.array([0.0, 0.0, 500.0]), np.zeros(3))
-    np.testing.assert_allclose(rotation, np.eye(3), atol=ATOL_F64)
-    np.testing.assert_allclose(translation, [0.0, 0.0, -500.0], atol=ATOL_F64)
+    assert_close(rotation, np.eye(3), atol=ATOL_F64)
+    assert_close(translation, [0.0, 0.0, -500.0], atol=ATOL_F64)
     eye, target = np.array([300.0, 200.0, 400.0]), np.array([10.0, -20.0, 5.0])
     rotation, translation = geometry.look_at(eye, target)
     rotation = np.asarray(rotation)
-    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=ATOL_F64)
-    np.testing.assert_allclose(np.linalg.det(rotation), 1.0, atol=ATOL_F64)
+    assert_close(rotation @ rotation.T, np.eye(3), atol=ATOL_F64)
+    assert_close(np.linalg.det(rotation), 1.0, atol=ATOL_F64)
     in_camera = rotation @ target + translation
-    np.testing.assert_allclose(in_camera[:2], 0.0, atol=ATOL_F64)  # on the optical axis
-    np.testing.assert_allclose(-in_camera[2], np.linalg.norm(eye - target), atol=ATOL_F64)
+    assert_close(in_camera[:2], 0.0, atol=ATOL_F64)  # on the optical axis
+    assert_close(-in_camera[2], np.linalg.norm(eye - target), atol=ATOL_F64)
     assert rotation[1] @ np.array([0.0, 1.0, 0.0]) > 0  # camera up stays up
 
 
@@ -139,3 +146,14 @@ def test_bad_input():
         geometry.project(PerspectiveCamera.create(1.0, [0.0, 0.0]), jnp.zeros((4, 2)))
     with pytest.raises(TypeError, match="PerspectiveCamera or WeakPerspectiveCamera"):
         geometry.project(object(), jnp.zeros(3))
+
+
+def test_create_under_jit():
+    # Values are only checked when concrete; under jit the camera is still built.
+    @jax.jit
+    def build(focal, near):
+        return PerspectiveCamera.create(focal, jnp.array([32.0, 32.0]), near=near, far=1000.0)
+
+    cam = build(jnp.float32(500.0), jnp.float32(5.0))
+    assert_close(cam.focal, [500.0, 500.0], atol=ATOL_F32_PIXELS)
+    assert_close(cam.near, 5.0, atol=ATOL_F32_PIXELS)

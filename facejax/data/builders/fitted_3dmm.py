@@ -1,0 +1,133 @@
+"""3DDFA-style fitted 3DMM annotations (300W-LP, AFLW2000-3D) and their camera in a crop.
+
+Each image ``name.jpg`` has a MATLAB file ``name.mat`` with (shapes as MATLAB stores them):
+``Pose_Para [1, 7]`` = pitch, yaw, roll (radians), tx, ty, tz, scale; ``Shape_Para [199, 1]``;
+``Exp_Para [29, 1]``; ``Tex_Para [199, 1]``; ``Illum_Para [1, 10]``; ``Color_Para [1, 7]``;
+``roi [1, 4]``; and landmarks (``pt2d [2, 68]`` in 300W-LP, ``pt3d_68 [3, 68]`` in AFLW2000-3D).
+
+3DDFA places a face with ``s * R(pitch, yaw, roll) @ X + t3d`` (``R`` of the ``"3ddfa"`` Euler
+convention in ``facejax.geometry``, ``X`` BFM 2009 vertices in the model's micrometres) in an
+image frame with 1-based columns and y *up*: the 1-based row is ``height + 1 - y``. In facejax
+pixel coordinates that is a ``WeakPerspectiveCamera`` with scale ``1000 s`` pixels per mm (facejax
+reads BFM in mm) and translation ``(tx - 0.5, height + 0.5 - ty)``, applied to ``R @ X_mm``
+(see ``facejax.geometry.rotation_from_euler``). :func:`fitted_example` carries that camera into
+the crop (``facejax.data.crop.crop_weak_perspective``), so stored landmarks, pose and camera
+agree in crop pixels.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from facejax.data import crop as crops
+from facejax.data.builders.face_crops import FaceCropConfig, crop_face
+from facejax.data.manual_files import BadExampleError
+from facejax.formats.matlab import load_mat
+
+POSE_CONVENTION = "3ddfa"
+# 3DDFA's BFM is in micrometres, facejax models in millimetres.
+MODEL_UNITS_PER_MM = 1000.0
+_SIZES = {"Pose_Para": 7, "Shape_Para": 199, "Exp_Para": 29, "Tex_Para": 199}
+_NAMES = {
+    "Pose_Para": "pose_params",
+    "Shape_Para": "shape_params",
+    "Exp_Para": "expression_params",
+    "Tex_Para": "texture_params",
+}
+
+
+def read_fit(path) -> dict[str, np.ndarray]:
+    """Reads the fitted parameters of one image.
+
+    Returns:
+      ``{"pose_params" [7], "shape_params" [199], "expression_params" [29],
+      "texture_params" [199]}`` float32, as stored.
+
+    Raises:
+      BadExampleError: naming the file for a missing variable, a wrong size, a non-finite value
+      or an unreadable file.
+    """
+    try:
+        data = load_mat(path, list(_SIZES))
+    except (ValueError, OSError) as err:
+        raise BadExampleError(f"{path}: unreadable .mat ({err})") from err
+    fit = {}
+    for key, size in _SIZES.items():
+        if key not in data:
+            raise BadExampleError(f"{path}: variable '{key}' missing")
+        value = np.asarray(data[key], dtype=np.float64).reshape(-1)
+        if value.size != size or not np.all(np.isfinite(value)):
+            raise BadExampleError(
+                f"{path}: '{key}' must be {size} finite numbers, got {value.size}"
+            )
+        fit[_NAMES[key]] = value.astype(np.float32)
+    return fit
+
+
+@functools.cache
+def _rotation_functions():
+    # Imported here so that reading a dataset does not need JAX: only rotated crops do.
+    import jax
+
+    from facejax.geometry import euler_from_rotation, rotation_from_euler
+
+    to_matrix = jax.jit(lambda a: rotation_from_euler(a, POSE_CONVENTION))
+    to_angles = jax.jit(lambda r: euler_from_rotation(r, POSE_CONVENTION))
+    return to_matrix, to_angles
+
+
+def camera_in_crop(pose_params, image_height: int, transform) -> dict[str, np.ndarray]:
+    """The pose and weak-perspective camera of a fitted face, in crop pixels.
+
+    Args:
+      pose_params: ``[7]`` ``Pose_Para`` of the source image.
+      image_height: source image height in pixels.
+      transform: ``[2, 3]`` crop transform.
+
+    Returns:
+      ``{"pose" [3], "camera_scale" [], "camera_translation" [2]}`` float32 (see
+      ``facejax.data.features.fitted_3dmm_features``).
+    """
+    pose_params = np.asarray(pose_params, dtype=np.float64)
+    angles = pose_params[:3]
+    scale = pose_params[6] * MODEL_UNITS_PER_MM
+    translation = np.array([pose_params[3] - 0.5, image_height + 0.5 - pose_params[4]])
+    _, theta = crops.transform_scale_angle(transform)
+    rotated = not math.isclose(theta, 0.0, abs_tol=1e-12)
+    if rotated:
+        to_matrix, to_angles = _rotation_functions()
+        rotation = np.asarray(to_matrix(angles), dtype=np.float64)
+    else:
+        # A box crop does not rotate: the angles stay the file's, bit for bit (and need no JAX).
+        rotation = np.eye(3)
+    rotation, scale, translation = crops.crop_weak_perspective(
+        transform, rotation, scale, translation
+    )
+    pose = np.asarray(to_angles(rotation), dtype=np.float64) if rotated else angles
+    return {
+        "pose": np.asarray(pose, dtype=np.float32),
+        "camera_scale": np.float32(scale),
+        "camera_translation": translation.astype(np.float32),
+    }
+
+
+def fitted_example(image, fit: dict, landmarks, config: FaceCropConfig) -> dict:
+    """Crops a fitted face and returns its crop, landmarks, camera and parameters.
+
+    Args:
+      image: the source Pillow image.
+      fit: :func:`read_fit` output.
+      landmarks: ``[68, 2]`` landmarks in source image pixels (facejax convention).
+      config: crop options.
+
+    Returns:
+      The crop features (``facejax.data.builders.face_crops.crop_face``), the camera
+      (:func:`camera_in_crop`) and the raw parameters of ``fit``.
+    """
+    cropped = crop_face(image, config, landmarks=landmarks)
+    transform = cropped["crop_transform"].astype(np.float64)
+    camera = camera_in_crop(fit["pose_params"], image.height, transform)
+    return {**cropped, **camera, **fit}

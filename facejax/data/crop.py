@@ -190,6 +190,22 @@ def landmark_box(landmarks) -> np.ndarray:
     return np.concatenate([xy.min(axis=0), xy.max(axis=0)])
 
 
+def central_box(width: int, height: int, fraction: float = 1.0) -> np.ndarray:
+    """The square box of side ``fraction * min(width, height)`` centred in an image.
+
+    Returns:
+      ``(x_min, y_min, x_max, y_max)`` in pixels.
+    """
+    if width <= 0 or height <= 0 or not fraction > 0:
+        raise ValueError(
+            f"central_box: need a non-empty image and fraction > 0, got "
+            f"{width}x{height}, {fraction}"
+        )
+    half = 0.5 * fraction * min(width, height)
+    cx, cy = 0.5 * width, 0.5 * height
+    return np.array([cx - half, cy - half, cx + half, cy + half])
+
+
 def box_transform(box, crop_size: int, enlarge: float = 1.0) -> np.ndarray:
     """Crop transform of the square around a box: no rotation, uniform scale.
 

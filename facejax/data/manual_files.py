@@ -167,7 +167,7 @@ def list_folders(folder) -> list[str]:
     return sorted(n for n in os.listdir(folder) if os.path.isdir(os.path.join(folder, n)))
 
 
-def side_files(image_name: str, names: set[str] | Iterable[str]) -> tuple[str | None, str | None]:
+def side_files(image_name: str, names: Iterable[str]) -> tuple[str | None, str | None]:
     """The landmark and box files beside an image, among the names of its folder.
 
     Args:
@@ -179,7 +179,7 @@ def side_files(image_name: str, names: set[str] | Iterable[str]) -> tuple[str | 
       ``<stem>.pts``, ``<stem>.npy``, ``<stem>.json`` (first found), boxes as
       ``<stem>.box.txt``, ``<stem>.box.json``.
     """
-    names = names if isinstance(names, set) else set(names)
+    names = names if isinstance(names, set | frozenset) else set(names)
     stem = os.path.splitext(image_name)[0]
     landmarks = next((stem + e for e in LANDMARK_EXTENSIONS if stem + e in names), None)
     box = next((stem + s for s in BOX_SUFFIXES if stem + s in names), None)

@@ -40,11 +40,35 @@ def _read(builder, split, key):
     return sorted(examples, key=lambda e: e[key])
 
 
+def _project_3ddfa(points_um, pose_params, height):
+    """3DDFA projection (``s R X + t``, y up) of BFM points into 1-based MATLAB pixels
+    ``[3, N]``: x, the row ``height + 1 - y``, and the depth ``z``."""
+    from facejax.geometry import rotation_from_euler
+
+    rotation = np.asarray(rotation_from_euler(pose_params[:3], "3ddfa"), dtype=np.float64)
+    xyz = pose_params[6] * points_um @ rotation.T + pose_params[3:6]
+    return np.stack([xyz[:, 0], height + 1 - xyz[:, 1], xyz[:, 2]])
+
+
+def _check_camera(example, points_um, atol):
+    """Stored landmarks = WeakPerspectiveCamera(camera_scale, camera_translation) applied to
+    ``rotation_from_euler(pose, "3ddfa") @ X_mm``."""
+    from facejax.geometry import rotation_from_euler
+
+    rotation = np.asarray(rotation_from_euler(example["pose"], "3ddfa"), dtype=np.float64)
+    camera_xyz = (points_um / 1000.0) @ rotation.T
+    scale, (tx, ty) = example["camera_scale"], example["camera_translation"]
+    projected = np.stack([tx + scale * camera_xyz[:, 0], ty - scale * camera_xyz[:, 1]], axis=1)
+    np.testing.assert_allclose(projected, example["landmarks"], atol=atol)
+
+
 class BuilderKit:
     write_image = staticmethod(_write_image)
     write_corrupt = staticmethod(_write_corrupt)
     build = staticmethod(_build)
     read = staticmethod(_read)
+    project_3ddfa = staticmethod(_project_3ddfa)
+    check_camera = staticmethod(_check_camera)
 
     @staticmethod
     def assert_no_tensorflow():

@@ -9,7 +9,6 @@ import scipy.io
 
 from facejax.data.builders.w300lp import SUBSETS, W300LP, W300LPConfig, identity_of
 from facejax.data.manual_files import MissingFilesError
-from facejax.geometry import rotation_from_euler
 
 SIZE = 40  # source image side
 CROP = 32
@@ -30,16 +29,9 @@ def _pose_params(seed):
     return np.concatenate([ANGLES, t, [2e-4]])
 
 
-def _project_1based(points_um, pose_params, height):
-    """3DDFA projection into 1-based MATLAB pixels (y up, then flipped into rows)."""
-    rotation = np.asarray(rotation_from_euler(pose_params[:3], "3ddfa"), dtype=np.float64)
-    xy = pose_params[6] * points_um @ rotation.T + pose_params[3:6]
-    return np.stack([xy[:, 0], height + 1 - xy[:, 1]])  # [2, 68]
-
-
-def _write_fit(path, seed, nan=False):
+def _write_fit(path, kit, seed, nan=False):
     pose = _pose_params(seed)
-    pt2d = _project_1based(_face_points(seed), pose, SIZE)
+    pt2d = kit.project_3ddfa(_face_points(seed), pose, SIZE)[:2]
     if nan:
         pt2d[:, 5] = np.nan
     scipy.io.savemat(
@@ -78,21 +70,12 @@ def _write_dataset(root, kit):
             kit.write_corrupt(image)
         else:
             kit.write_image(image, (SIZE, SIZE), seed)
-        _write_fit(root / subset / f"{name}.mat", seed, nan=problem == "nan")
+        _write_fit(root / subset / f"{name}.mat", kit, seed, nan=problem == "nan")
     os.makedirs(root / "landmarks" / "AFW")
-    pts = _project_1based(_face_points(1), _pose_params(1), SIZE).T
+    pts = kit.project_3ddfa(_face_points(1), _pose_params(1), SIZE)[:2].T
     scipy.io.savemat(
         root / "landmarks" / "AFW" / "AFW_134212_1_0_pts.mat", {"pts_2d": pts, "pts_3d": pts + 1}
     )
-
-
-def _check_camera(example, seed):
-    """Stored landmarks = WeakPerspectiveCamera(scale, translation) of R(pose) @ X_mm."""
-    rotation = np.asarray(rotation_from_euler(example["pose"], "3ddfa"), dtype=np.float64)
-    camera_xyz = (_face_points(seed) / 1000.0) @ rotation.T
-    scale, (tx, ty) = example["camera_scale"], example["camera_translation"]
-    projected = np.stack([tx + scale * camera_xyz[:, 0], ty - scale * camera_xyz[:, 1]], axis=1)
-    np.testing.assert_allclose(projected, example["landmarks"], atol=ATOL_PIXELS)
 
 
 def test_identity_is_the_name_without_the_pose_index():
@@ -136,7 +119,7 @@ def test_builds_box_crops_with_fits_identities_and_skips(tmp_path, kit):
         )
         assert example["shape_params"].shape == (199,) and example["shape_params"][0] == seeds[path]
         assert example["expression_params"].shape == (29,)
-        _check_camera(example, seeds[path])
+        kit.check_camera(example, _face_points(seeds[path]), ATOL_PIXELS)
         # The crop holds the landmarks' box, enlarged: every landmark lies inside.
         assert np.all((example["landmarks"] > 0) & (example["landmarks"] < CROP))
 
@@ -160,7 +143,7 @@ def test_template_crops_rotate_pose_and_camera_consistently(tmp_path, kit):
     assert len(examples) == 2
     for example, seed in zip(examples, (1, 2), strict=True):
         assert not np.allclose(example["pose"], ANGLES, atol=1e-3)  # the crop turned the face
-        _check_camera(example, seed)
+        kit.check_camera(example, _face_points(seed), ATOL_PIXELS)
 
 
 def test_missing_folders_are_listed_before_anything_is_built(tmp_path, kit):

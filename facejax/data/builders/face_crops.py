@@ -17,13 +17,19 @@ The stored landmarks are moved with the crop (``crop_transform``, see ``facejax.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from facejax.data import crop as crops
 from facejax.data import features
-from facejax.data.manual_files import BadExampleError
+from facejax.data.manual_files import (
+    BadExampleError,
+    read_box_file,
+    read_face_landmarks,
+    side_files,
+)
 
 ALIGNMENTS = ("template", "box")
 
@@ -124,6 +130,44 @@ def crop_face(
         "landmarks": moved,
         "has_landmarks": np.bool_(has_68),
     }
+
+
+def crop_with_side_files(
+    image,
+    config: FaceCropConfig,
+    folder,
+    image_name: str,
+    names,
+    *,
+    fallback_box=None,
+    fallback_enlarge: float | None = None,
+) -> dict:
+    """Crops a face from the landmark or box file beside its image, else from a fallback box.
+
+    Args:
+      image: the Pillow image read from ``folder/image_name``.
+      config: crop options.
+      folder: the image's folder.
+      image_name: the image's file name.
+      names: the file names in ``folder`` (listed once by the caller).
+      fallback_box: the box to use without side files (``None``: such an image is skipped).
+      fallback_enlarge: ``box_enlarge`` for the fallback box (default the config's).
+
+    Returns:
+      :func:`crop_face`'s features.
+
+    Raises:
+      BadExampleError: a broken side file, or neither side files nor a fallback box.
+    """
+    landmark_name, box_name = side_files(image_name, names)
+    if landmark_name is not None:
+        landmarks = read_face_landmarks(os.path.join(folder, landmark_name))
+        return crop_face(image, config, landmarks=landmarks)
+    if box_name is not None:
+        return crop_face(image, config, box=read_box_file(os.path.join(folder, box_name)))
+    if fallback_box is None:
+        raise BadExampleError(f"{os.path.join(folder, image_name)}: no landmark or box file")
+    return crop_face(image, config, box=fallback_box, box_enlarge=fallback_enlarge)
 
 
 def stack_frames(frames: list[dict]) -> dict:

@@ -37,6 +37,10 @@ class ManualFaceBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
             metadata=tfds.core.MetadataDict(),
         )
 
+    def _generate_examples(self, **kwargs):
+        # The builders return their own generator methods from `_split_generators`.
+        raise NotImplementedError(f"{type(self).__name__} has no generic _generate_examples")
+
     def _manual_dir(self, dl_manager) -> str:
         """The manual_dir, or a MissingFilesError with the instructions if tfds lacks one."""
         return manual_root(dl_manager, self.name, self.MANUAL_DOWNLOAD_INSTRUCTIONS)

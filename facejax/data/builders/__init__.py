@@ -3,12 +3,17 @@
 Importing this package registers the builders with tfds under names prefixed ``facejax_`` (tfds
 has its own ``the300w_lp``, ``aflw2k3d``, ``lfw``). Build with ``file_format="array_record"``
 and read with ``builder.as_data_source(split)``; TensorFlow is not needed. docs/datasets.md
-gives each dataset's layout and features.
+gives each dataset's layout and features; ``facejax.data.features`` the shared feature spec.
 """
 
 from facejax.data.builders.aflw2000 import AFLW2000, AFLW2000Config
 from facejax.data.builders.face_crops import FaceCropConfig
+from facejax.data.builders.identity_clips import IdentityClips, IdentityClipsConfig
+from facejax.data.builders.identity_folders import IdentityFolders, IdentityFoldersConfig
 from facejax.data.builders.lfw import LFW, LFWConfig
+from facejax.data.builders.manual_builder import ManualFaceBuilder
+from facejax.data.builders.micc_florence import MICCFlorence, MICCFlorenceConfig
+from facejax.data.builders.now import NoW, NoWConfig
 from facejax.data.builders.w300lp import W300LP, W300LPConfig
 from facejax.data.builders.youtube_faces import YouTubeFaces, YouTubeFacesConfig
 
@@ -16,8 +21,17 @@ __all__ = [
     "AFLW2000",
     "AFLW2000Config",
     "FaceCropConfig",
+    "IdentityClips",
+    "IdentityClipsConfig",
+    "IdentityFolders",
+    "IdentityFoldersConfig",
     "LFW",
     "LFWConfig",
+    "MICCFlorence",
+    "MICCFlorenceConfig",
+    "ManualFaceBuilder",
+    "NoW",
+    "NoWConfig",
     "W300LP",
     "W300LPConfig",
     "YouTubeFaces",

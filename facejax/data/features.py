@@ -96,7 +96,10 @@ def fitted_3dmm_features() -> dict:
       ``Shape_Para``, ``Exp_Para``, ``Tex_Para`` as stored (raw coefficients of 3DDFA's BFM
       bases, not facejax standard-deviation units).
     """
-    vector = lambda n: tfds.features.Tensor(shape=(n,), dtype=np.float32)  # noqa: E731
+
+    def vector(n):
+        return tfds.features.Tensor(shape=(n,), dtype=np.float32)
+
     return {
         "pose": vector(3),
         "camera_scale": tfds.features.Tensor(shape=(), dtype=np.float32),

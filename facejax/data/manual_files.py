@@ -96,8 +96,11 @@ def manual_root(dl_manager, dataset: str, instructions: str = "") -> str:
     try:
         return os.fspath(dl_manager.manual_dir)
     except AssertionError as err:  # tfds asserts that the folder exists and is not empty
+        # tfds keeps the configured path privately; fall back to a placeholder without it.
+        path = getattr(dl_manager, "_manual_dir", None)
+        path = "<manual_dir not set>" if path is None else os.fspath(path)
         raise MissingFilesError(
-            dataset, "<manual_dir>", [str(err).splitlines()[0]], instructions
+            dataset, path, [path + os.sep + " (does not exist or is empty)"], instructions
         ) from err
 
 

@@ -10,6 +10,7 @@ from facejax.data import crop
 from facejax.data.builders.identity_clips import IdentityClips, IdentityClipsConfig
 from facejax.data.builders.identity_folders import IdentityFolders, IdentityFoldersConfig
 from facejax.data.builders.identity_split import split_identities
+from facejax.data.manual_files import MissingFilesError
 from facejax.formats import write_pts
 
 CROP = 16
@@ -123,3 +124,12 @@ def test_identity_clips_keep_natural_frame_order(tmp_path, kit):
     )
     assert [c["identity"] for c in clips.values()] == [0, 1, 2]
     assert builder.info.metadata["skipped"]["train"]["count"] == 2  # the frame and its clip
+
+
+def test_a_missing_or_folderless_manual_dir_is_a_missing_files_error(tmp_path, kit):
+    config = IdentityFoldersConfig(name="test", crop_size=CROP)
+    with pytest.raises(MissingFilesError, match="does not exist or is empty"):
+        kit.build(IdentityFolders, config, tmp_path / "nowhere", tmp_path / "data")
+    kit.write_image(tmp_path / "flat" / "0001.jpg")  # images but no person folders
+    with pytest.raises(MissingFilesError, match="<person>"):
+        kit.build(IdentityFolders, config, tmp_path / "flat", tmp_path / "data")

@@ -4,8 +4,8 @@ The mean is a light skin tone painted with the parts of the face (lips, brows, l
 whites, a brown iris, pupils, nostrils, short dark hair, the inside of the mouth and the teeth).
 The basis varies them in that order of importance: skin tone, hair, skin hue, flush of the
 cheeks, lip colour, brows, eye colour; then smooth blotches of the skin. Every component is
-kept inside the region it colours, and the standard deviations are scaled so that albedo stays in
-``[0, 1]`` for any coefficients within ``+-3``.
+kept inside the region it colours, and the standard deviations are limited so that albedo stays
+in ``[0, 1]`` for any coefficients within ``+-3``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from facejax.synthetic import fields as F
 from facejax.synthetic import regions
 from facejax.synthetic.mesh import MOUTH_CAVITY, HeadMesh
 
-SKIN = np.array([0.80, 0.60, 0.50])
+SKIN = np.array([0.70, 0.53, 0.44])
 LIPS = np.array([0.66, 0.34, 0.34])
 BROWS = np.array([0.22, 0.15, 0.11])
 HAIR = np.array([0.21, 0.15, 0.11])
@@ -39,8 +39,8 @@ def albedo_mean(mesh: HeadMesh) -> np.ndarray:
     color = np.broadcast_to(SKIN, v.shape).copy()
     ax, y = np.abs(v[:, 0]), v[:, 1]
     flush = np.exp(-0.5 * (((ax - 42.0) / 12.0) ** 2 + ((y + 10.0) / 12.0) ** 2))
-    color = _paint(color, 0.35 * flush * regions.front(mesh), np.array([0.82, 0.52, 0.46]))
-    color = _paint(color, 0.3 * regions.ear_region(mesh), np.array([0.80, 0.52, 0.45]))
+    color = _paint(color, 0.35 * flush * regions.front(mesh), np.array([0.74, 0.46, 0.40]))
+    color = _paint(color, 0.3 * regions.ear_region(mesh), SKIN * np.array([1.04, 0.93, 0.93]))
     color = _paint(color, regions.scalp(mesh), HAIR)
     color = _paint(color, 0.9 * regions.brows(mesh), BROWS)
     color = _paint(color, regions.lips(mesh), LIPS)
@@ -59,12 +59,13 @@ SEED = 20_24_13
 
 
 def skin_weight(mesh: HeadMesh) -> np.ndarray:
-    """``[V]`` where the skin colour applies fully: not hair, brows, eyes, lips, nostrils, mouth."""
+    """``[V]`` where skin colour applies: not hair, brows, eyes, lashes, lips, nostrils, mouth."""
     parts = np.maximum.reduce(
         [
             regions.scalp(mesh),
             regions.brows(mesh),
             regions.eye_region(mesh, margin=1.0),
+            regions.lash_line(mesh),
             regions.lips(mesh),
             regions.nostrils(mesh),
             (mesh.part == MOUTH_CAVITY).astype(np.float64),
@@ -84,15 +85,15 @@ def designed_fields(mesh: HeadMesh, mean: np.ndarray) -> list[tuple[str, np.ndar
     iris = (regions.iris(mesh) * (1.0 - regions.pupil(mesh)))[:, None]
     flush = np.exp(-0.5 * (((ax - 42.0) / 12.0) ** 2 + ((y + 10.0) / 12.0) ** 2))[:, None]
     return [
-        ("skin_tone", -0.12 * mean * skin),
+        ("skin_tone", -0.065 * mean * skin),
         ("hair_colour", np.array([0.07, 0.05, 0.035]) * hair),
-        ("skin_hue", np.array([0.025, -0.004, -0.03]) * skin),
-        ("skin_gradient", np.array([0.03, 0.03, 0.02]) * skin * (y[:, None] / 100.0)),
-        ("cheek_flush", np.array([0.045, -0.02, -0.02]) * flush * skin),
+        ("skin_hue", np.array([0.012, -0.003, -0.015]) * skin),
+        ("skin_gradient", np.array([0.01, 0.01, 0.007]) * skin * (y[:, None] / 100.0)),
+        ("cheek_flush", np.array([0.013, -0.008, -0.008]) * flush * skin),
         ("lip_colour", np.array([0.06, -0.025, -0.01]) * lips),
         ("lip_darkness", np.array([-0.06, -0.045, -0.04]) * lips),
         ("brow_darkness", np.array([0.06, 0.045, 0.035]) * brows),
-        ("eye_colour", np.array([-0.05, 0.04, 0.1]) * iris),
+        ("eye_colour", np.array([-0.03, 0.02, 0.05]) * iris),
     ]
 
 
@@ -127,8 +128,35 @@ def albedo_basis(mesh: HeadMesh, mean: np.ndarray, count: int, bound: float = 3.
         stds.append(0.7 * smallest * 0.2**frac)
         names.append(f"random_{k}")
     basis, std = F.orthonormal_basis(field_list, F.decreasing(stds))
-    # Largest excursion from the mean at |c| <= bound, against the room each colour has.
-    reach = bound * np.sum(np.abs(basis) * std[None, None, :], axis=-1)
+    # The designed factors get 80 % of the room around the mean, the blotches the rest.
     room = np.minimum(mean, 1.0 - mean)
-    scale = min(1.0, float(np.min(room / np.maximum(reach, 1e-12))))
-    return basis, std * scale, tuple(names)
+    k = len(designed)
+    std[:k] = _fit_in_range(0.8 * room, basis[..., :k], std[:k], bound)
+    left = room - bound * np.einsum("vck,k->vc", np.abs(basis[..., :k]), std[:k])
+    std[k:] = _fit_in_range(left, basis[..., k:], std[k:], bound)
+    return basis, F.decreasing(std), tuple(names)
+
+
+def _fit_in_range(room, basis, std, bound, iterations=30):
+    """Standard deviations, lowered as little as needed to keep colours within ``room``.
+
+    The largest excursion of a colour at ``|c_k| <= bound`` is ``bound * sum_k std_k |b_k|``.
+    Where it exceeds the room, every component that matters there (5 % of its own largest) is
+    scaled down by that overshoot; repeated, then one last common factor makes the bound
+    exact. Components that do not overlap a tight spot keep their size.
+    """
+    if basis.shape[-1] == 0:
+        return std
+    reach = bound * np.abs(basis)  # [V, 3, K] per unit std
+    significant = reach > 0.05 * reach.max(axis=(0, 1), keepdims=True)
+    scale = np.ones_like(std)
+    for _ in range(iterations):
+        total = np.einsum("vck,k->vc", reach, std * scale)
+        ratio = room / np.maximum(total, 1e-12)
+        if ratio.min() >= 1.0:
+            break
+        worst = np.where(significant, ratio[..., None], np.inf).min(axis=(0, 1))
+        scale *= np.minimum(worst, 1.0)
+    total = np.einsum("vck,k->vc", reach, std * scale)
+    scale *= min(1.0, float(np.min(np.maximum(room, 0.0) / np.maximum(total, 1e-12))))
+    return std * scale

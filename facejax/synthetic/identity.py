@@ -5,9 +5,9 @@ sized like one standard deviation of that trait in adults (a few millimetres): h
 width and length, profile depth, jaw, forehead, nose size/length/width/bridge, eye spacing,
 depth and height, brows, cheekbones and cheeks, chin, lips, mouth, ears, neck, back of the head
 and a few left-right asymmetries (nose deviation, jaw shift, eye and brow height, mouth tilt).
-They are ordered by size. The remaining components are random smooth deformations of the face
-(sums of Gaussian bumps, mostly mirror-symmetric, one in four antisymmetric) whose standard
-deviations fall off geometrically, finer ones being smaller.
+The others are random smooth deformations of the face (sums of three Gaussian bumps, mostly
+mirror-symmetric, one in four antisymmetric) whose standard deviations fall off geometrically,
+finer ones being smaller. All are ordered by standard deviation.
 
 All components are orthonormalized in order (:func:`facejax.synthetic.fields.orthonormal_basis`).
 """
@@ -99,7 +99,6 @@ def identity_basis(mesh: HeadMesh, count: int):
 
     rng = np.random.RandomState(SEED)
     face = mesh.vertices[regions.face_region(mesh) > 0.5]
-    smallest = stds[-1]
     num_random = count - len(field_list)
     for k in range(num_random):
         frac = k / max(num_random - 1, 1)
@@ -108,7 +107,9 @@ def identity_basis(mesh: HeadMesh, count: int):
         part = F.antisymmetric_part if k % 4 == 3 else F.symmetric_part
         field = part(field, mesh.mirror)
         field_list.append(field / F.norm2(field))
-        stds.append(0.9 * smallest * 0.12**frac)
+        # From about 1.5 mm at the most displaced vertex down to about 0.1 mm.
+        stds.append(30.0 * 0.05**frac)
         names.append(f"random_{k}")
-    basis, std = F.orthonormal_basis(field_list, F.decreasing(stds))
-    return basis, std, tuple(names)
+    order = np.argsort(-np.asarray(stds), kind="stable")  # decreasing std, designed first on ties
+    basis, std = F.orthonormal_basis([field_list[k] for k in order], np.asarray(stds)[order])
+    return basis, std, tuple(names[k] for k in order)

@@ -79,7 +79,7 @@ def _eye_close(mesh: HeadMesh, side: int):
     ax, y = np.abs(p[:, 0]), p[:, 1]
     t, upper, lower = head.eye_fissure(ax, y)
     closing = lower + 0.1 * (upper - lower)
-    along = np.clip(np.sin(np.pi * np.clip(t, 0.0, 1.0)), 0.0, 1.0) ** 0.5
+    along = np.clip(np.sin(np.pi * np.clip(t, 0.0, 1.0)), 0.0, 1.0) ** 0.3
     # Fissure and upper lid move; the effect fades towards the brow and below the lower lid.
     reach = head.smoothstep(upper + 9.0, upper + 1.0, y) * head.smoothstep(lower - 1.0, lower, y)
     w = along * reach * regions.front(mesh, 40.0) * (np.sign(p[:, 0]) == side)

@@ -172,10 +172,12 @@ def landmark_definition(mesh: HeadMesh):
     xy[0:17] = _jaw_outline()
     lmk_tri = np.zeros(68, dtype=np.int64)
     lmk_bary = np.zeros((68, 3))
+    corner_x = float(mesh.vertices[mesh.lip_line_upper[-1], 0])
+    # The outer corners just outside the lip line's end (where the mesh has its corner).
+    xy[[48, 54]] = [(-corner_x - 0.8, A.MOUTH_Y), (corner_x + 0.8, A.MOUTH_Y)]
     frontal = np.arange(48 + 12)
     tri, bary, _ = _frontal_hits(mesh.vertices, tris[surface], xy[frontal])
     lmk_tri[frontal], lmk_bary[frontal] = surface_ids[tri], bary
-    corner_x = float(mesh.vertices[mesh.lip_line_upper[-1], 0])
     inner = {60: (-corner_x, True), 61: (-8.0, True), 62: (0.0, True), 63: (8.0, True),
              64: (corner_x, True), 65: (8.0, False), 66: (0.0, False),
              67: (-8.0, False)}  # fmt: skip

@@ -323,9 +323,10 @@ def build_mesh(res: Resolution) -> HeadMesh:
     offsets = np.stack(
         [np.zeros_like(angles), 9.0 * np.sin(angles), -2.0 - 14.0 * (1.0 - np.cos(angles))], -1
     )
-    offsets[0] = (0.0, 0.5, -2.0)
-    offsets[-1] = (0.0, -0.5, -2.0)
     cavity = surface[upper][:, None, :] + taper[:, None, None] * offsets[None]  # [S, n_seg-1, 3]
+    # The contact rows keep their full size up to the corners (thin triangles would fold).
+    cavity[:, 0] = surface[upper] + np.array([0.0, 0.8, -2.0])
+    cavity[:, -1] = surface[upper] + np.array([0.0, -0.8, -2.0])
     cavity_ids = np.arange(next_id, next_id + cavity.shape[0] * cavity.shape[1]).reshape(
         cavity.shape[:2]
     )

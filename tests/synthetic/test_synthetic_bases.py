@@ -5,7 +5,7 @@ import pytest
 
 from facejax.synthetic import EXPRESSION_NAMES, VARIANTS, synthetic_model
 from facejax.synthetic.landmarks import landmark_positions
-from facejax.synthetic.mesh import build_mesh
+from facejax.synthetic.mesh import MOUTH_CAVITY, build_mesh
 
 ORTHONORMAL_ATOL = 1e-5  # float32 basis vectors of a float64 Gram-Schmidt
 MIRROR_ATOL_MM = 1e-4
@@ -96,6 +96,11 @@ def test_cheek_puff_pushes_the_cheeks_out(small):
     assert offset[cheek, 0] > 1.5 and np.linalg.norm(offset[cheek]) > 2.5
 
 
+def _cavity_vertices(variant):
+    mesh = build_mesh(VARIANTS[variant].resolution)
+    return np.flatnonzero(mesh.part == MOUTH_CAVITY)
+
+
 def _mirror(variant):
     """The mesh's vertex mirror map (upper and lower lips share positions along the lip line,
     so a nearest-neighbour search cannot tell them apart)."""
@@ -139,15 +144,17 @@ def test_identity_components_are_smooth_and_plausible(small):
     offsets = np.asarray(small.identity_basis) * id_std  # one std of each component
     peak = np.linalg.norm(offsets, axis=1).max(axis=0)
     assert np.all(peak < 12.0) and peak[0] > 2.0  # millimetres, not centimetres
-    # Random faces (coefficients ~ N(0, 1)) stay valid: no triangle turns over.
+    # Random faces (coefficients ~ N(0, 1)) stay valid: no triangle of the outer surface turns
+    # over (the mouth cavity's thin contact strip behind the lips may fold; it is hidden).
     rng = np.random.default_rng(0)
     v0 = np.asarray(small.mean_shape, np.float64)
     tris = np.asarray(small.triangles)
+    tris = tris[~np.any(np.isin(tris, _cavity_vertices("small")), axis=1)]
     n0 = np.cross(v0[tris[:, 1]] - v0[tris[:, 0]], v0[tris[:, 2]] - v0[tris[:, 0]])
     for _ in range(5):
         v = _shape(small, identity=rng.normal(size=small.num_identity))
         n = np.cross(v[tris[:, 1]] - v[tris[:, 0]], v[tris[:, 2]] - v[tris[:, 0]])
-        assert np.mean(np.sum(n * n0, axis=1) <= 0.0) < 1e-3
+        assert np.all(np.sum(n * n0, axis=1) > 0.0)
 
 
 @pytest.mark.parametrize("variant", ["small", "default"])

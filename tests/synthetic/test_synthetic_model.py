@@ -56,12 +56,12 @@ def test_deterministic_rebuild():
 
 
 FINGERPRINT = {
-    "mean_shape": 12396622.482445505,
-    "identity": 350.50925380182775,
-    "expression": 179.63120405365075,
-    "albedo_mean": 2086.107889778912,
-    "stds": 924.1790771484375,
-    "landmarks": 38.80736423482752,
+    "mean_shape": 12501422.161701443,
+    "identity": 351.9399000894577,
+    "expression": 181.912762825078,
+    "albedo_mean": 2102.5616399124265,
+    "stds": 934.3851318359375,
+    "landmarks": 38.61071351906482,
 }
 
 

@@ -7,7 +7,7 @@ from scipy.spatial import cKDTree
 from facejax.synthetic import synthetic_model
 from facejax.synthetic.mesh import orient_outwards, signed_volume
 
-MIN_ANGLE_DEG = 2.0  # smallest triangle angle allowed (the mesh's worst is about 3 degrees)
+MIN_ANGLE_DEG = 3.0  # smallest triangle angle allowed (the mesh's worst is about 4 degrees)
 MIN_AREA_MM2 = 1e-2
 SYMMETRY_ATOL_MM = 1e-4  # float32 positions of a mirror-symmetric mean
 VARIANT_NAMES = ("small", "default")

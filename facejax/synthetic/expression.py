@@ -77,7 +77,7 @@ def _eye_close(mesh: HeadMesh, side: int):
     """The upper lid comes down onto the lower lid: half-way at a coefficient of 1, closed at 2."""
     p = mesh.vertices
     ax, y = np.abs(p[:, 0]), p[:, 1]
-    t, upper, lower = head.eye_fissure(ax, y)
+    t, upper, lower = head.eye_fissure(ax)
     closing = lower + 0.1 * (upper - lower)
     along = np.clip(np.sin(np.pi * np.clip(t, 0.0, 1.0)), 0.0, 1.0) ** 0.3
     # Fissure and upper lid move; the effect fades towards the brow and below the lower lid.

@@ -1,9 +1,10 @@
 """The shape of the synthetic head: an implicit surface, and rays cast onto it.
 
 The head is the region where :func:`head_inside` is positive. It is the smooth union of a few
-primitives (the cranium, the lower head around the jaw, the neck), with the face in front: a
-height field ``z = face_depth(x, y)`` built from a midline profile, a lateral fall-off and
-anatomical features (brows, eye sockets with eyeballs and lids, nose, cheekbones, lips, chin).
+primitives (the cranium, the lower head around the jaw, the neck, the ears), with the face in
+front: a height field ``z = face_depth(|x|, y)`` built from a midline profile, a lateral
+fall-off and anatomical features (brows, eye sockets with eyeballs and lids, nose, cheekbones,
+lips, chin).
 Values are millimetres in the model frame (see :mod:`facejax.synthetic.anatomy`). Everything is
 float64 numpy and runs once, when the model is built.
 """
@@ -77,7 +78,7 @@ def ellipsoid_inside(p, center, radii):
     return -k0 * (k0 - 1.0) / np.maximum(k1, 1e-12)
 
 
-def eye_fissure(ax, y):
+def eye_fissure(ax):
     """Upper and lower lid curves of the (left) eye at ``|x| = ax``, and the fraction along it.
 
     Returns:
@@ -91,13 +92,12 @@ def eye_fissure(ax, y):
     # The upper lid peaks slightly nasally of the pupil, the lower lid slightly temporally.
     upper = line + A.EYE_UPPER_LID_HEIGHT * np.sin(np.pi * tc**0.87) ** 0.85
     lower = line - A.EYE_LOWER_LID_DEPTH * np.sin(np.pi * tc**1.16) ** 0.9
-    del y
     return t, upper, lower
 
 
 def eye_opening(ax, y, softness=0.35):
     """1 inside the palpebral fissure (the visible eyeball), 0 on the lids; smooth edge."""
-    t, upper, lower = eye_fissure(ax, y)
+    t, upper, lower = eye_fissure(ax)
     width = A.EYE_OUTER_CANTHUS[0] - A.EYE_INNER_CANTHUS[0]
     inside = np.minimum(np.minimum(upper - y, y - lower), np.minimum(t, 1.0 - t) * width)
     return smoothstep(-softness, softness, inside)

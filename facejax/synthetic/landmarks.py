@@ -113,7 +113,7 @@ def _brow_points():
 def _lid_point(t, upper):
     (xi, _), (xo, _) = A.EYE_INNER_CANTHUS, A.EYE_OUTER_CANTHUS
     x = xi + t * (xo - xi)
-    _, up, low = head.eye_fissure(np.array([x]), np.array([0.0]))
+    _, up, low = head.eye_fissure(np.array([x]))
     return (x, float(up[0] - 0.3) if upper else float(low[0] + 0.3))
 
 

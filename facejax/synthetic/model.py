@@ -56,8 +56,8 @@ def synthetic_model(variant: str = "default") -> MorphableModel:
     returns the same cached object.
 
     Args:
-      variant: ``"default"`` (about 5,600 vertices; 80 identity, 64 expression and 80 albedo
-        components, the sizes of Deep3DFaceRecon's model) or ``"small"`` (about 1,800
+      variant: ``"default"`` (about 6,200 vertices; 80 identity, 64 expression and 80 albedo
+        components, the sizes of Deep3DFaceRecon's model) or ``"small"`` (about 1,500
         vertices; 10 of each, for tests).
 
     Returns:

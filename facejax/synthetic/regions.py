@@ -51,7 +51,7 @@ def pupil(mesh: HeadMesh):
 def lash_line(mesh: HeadMesh):
     """The dark margins of the lids (lashes), strongest on the upper lid."""
     ax, y, _ = _coords(mesh)
-    t, upper, lower = head.eye_fissure(ax, y)
+    t, upper, lower = head.eye_fissure(ax)
     along = head.smoothstep(-0.05, 0.08, t) * head.smoothstep(1.1, 0.95, t)
     up = np.exp(-(((y - upper - 0.6) / 1.0) ** 2)) * (1.0 - 0.4 * (1.0 - t))
     low = 0.45 * np.exp(-(((y - lower + 0.4) / 0.7) ** 2))

@@ -4,6 +4,7 @@ The low level takes screen-space vertices (pixel x, y and depth, as ``facejax.ge
 projections return them) and does not import the rest of facejax.
 """
 
-from facejax.render.rasterize import Fragments, default_max_tiles, interpolate, rasterize
+from facejax.render.interpolate import interpolate
+from facejax.render.rasterize import Fragments, default_max_tiles, rasterize
 
 __all__ = ["Fragments", "default_max_tiles", "interpolate", "rasterize"]

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from facejax.render import rasterize
+from facejax.render import interpolate, rasterize
 
 raster = jax.jit(
     rasterize,
@@ -132,6 +132,7 @@ def test_large_triangles_use_many_tiles_and_overflow_is_counted():
         (np.zeros((4, 3)), np.zeros((1, 3)), {}, "integer vertex indices"),
         (np.zeros((4, 3)), np.zeros((1, 3), np.int32), {"window": 0}, "window"),
         (np.zeros((4, 3)), np.zeros((1, 3), np.int32), {"max_tiles": 0}, "max_tiles"),
+        (np.zeros((4, 3)), np.zeros((1, 3), np.int32), {"batch_chunk": 1.5}, "batch_chunk"),
     ],
 )
 def test_bad_input_names_the_problem(vertices, triangles, kwargs, message):
@@ -139,3 +140,10 @@ def test_bad_input_names_the_problem(vertices, triangles, kwargs, message):
         rasterize(vertices, triangles, 8, 8, **kwargs)
     with pytest.raises(ValueError, match="height"):
         rasterize(np.zeros((4, 3)), np.zeros((1, 3), np.int32), 8.0, 8)
+
+
+def test_interpolate_rejects_attributes_of_another_batch():
+    vertices, triangles = _square(2.0, 12.0)
+    frags = raster(np.stack([vertices, vertices]), triangles, height=16, width=16)
+    with pytest.raises(ValueError, match="batch shape"):
+        interpolate(frags, triangles, np.zeros((3, 4, 3), np.float32))

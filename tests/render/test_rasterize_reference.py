@@ -36,6 +36,7 @@ raster = jax.jit(
         "perspective_correct",
         "window",
         "max_tiles",
+        "batch_chunk",
     ),
 )
 interp = jax.jit(interpolate)
@@ -215,10 +216,11 @@ def test_batch_dims_and_vmap_match_a_loop():
     loop = [raster(v, triangles, height=12, width=12) for v in vertices]
     stacked = jax.tree.map(lambda *x: jnp.stack(x), *loop)
     batched = raster(vertices, triangles, height=12, width=12)
+    chunked = raster(vertices, triangles, height=12, width=12, batch_chunk=2)  # 2 + 1 padded
     mapped = jax.vmap(functools.partial(raster, height=12, width=12), (0, None))(
         vertices, triangles
     )
-    for result in (batched, mapped):
+    for result in (batched, chunked, mapped):
         assert isinstance(result, Fragments)
         assert result.triangle_id.shape == (3, 12, 12)
         _assert_same_fragments(result, stacked)

@@ -131,7 +131,7 @@ def test_shade_gradients(x64):
     normals = jnp.asarray(_random_normals(rng, 6))
     albedo = jnp.asarray(rng.uniform(size=(6, 3)))
     sh = jnp.asarray(rng.normal(size=(9, 3)))
-    check_grads(lighting.shade, (albedo, normals, sh), order=2, modes=["fwd", "rev"])
+    check_grads(jax.jit(lighting.shade), (albedo, normals, sh), order=2, modes=["fwd", "rev"])
 
 
 def test_jit_and_vmap_equal_eager():

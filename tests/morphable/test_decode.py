@@ -107,7 +107,7 @@ def test_decode_matches_numpy_reference_float64(x64):
 def test_decode_float32_close_to_float64_reference():
     model = _octahedron_model()
     params = _params(model, 2)
-    face = morphable.decode(model, params)
+    face = jax.jit(morphable.decode)(model, params)
     assert face.vertices.dtype == jnp.float32
     ref = _reference_decode(model, params)
     np.testing.assert_allclose(face.vertices, ref["vertices"], atol=ATOL_F32_MM)
@@ -133,8 +133,9 @@ def test_vmap_equals_loop():
     keys = jax.random.split(jax.random.key(3), 4)
     params = jax.vmap(lambda k: morphable.random_params(model, k))(keys)
     batched = jax.jit(jax.vmap(morphable.decode, in_axes=(None, 0)))(model, params)
+    decode = jax.jit(lambda key: morphable.decode(model, morphable.random_params(model, key)))
     for i, key in enumerate(keys):
-        single = morphable.decode(model, morphable.random_params(model, key))
+        single = decode(key)
         np.testing.assert_allclose(batched.colors[i], single.colors, rtol=RTOL_F32, atol=1e-6)
         np.testing.assert_allclose(batched.landmarks_2d[i], single.landmarks_2d, rtol=RTOL_F32)
 
@@ -143,6 +144,7 @@ def test_gradients_of_projected_landmarks_and_colors(x64):
     model = _octahedron_model(dtype=np.float64)
     params = _params(model, 4)
 
+    @jax.jit
     def loss(identity, expression, rotation, translation, sh):
         p = params.replace(identity=identity, expression=expression, rotation=rotation,
                            translation=translation, sh_coeffs=sh)  # fmt: skip

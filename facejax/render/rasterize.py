@@ -36,6 +36,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from facejax.render import tiles
+
 # Columns of the per-triangle table, per edge: origin (x, y), signed direction (x, y),
 # top-left flag, depth-key coefficient.
 _EDGE_PARAMS = 6
@@ -85,7 +87,7 @@ def rasterize(
     *,
     cull_backfaces: bool = False,
     perspective_correct: bool = True,
-    near: float = 0.0,
+    near: float | None = None,
     window: int = 4,
     max_tiles: int | None = None,
     batch_chunk: int | None = None,
@@ -94,7 +96,8 @@ def rasterize(
 
     Pixels are sampled at their centres ``(j + 0.5, i + 0.5)``. Triangles with a vertex at depth
     ``<= near`` (behind or too close to the camera) are dropped whole, not clipped; so are
-    degenerate (zero-area) ones and ones with a non-finite coordinate.
+    degenerate (zero-area) ones and ones with a non-finite coordinate. Where several triangles
+    reach a pixel at bit-identical depth (duplicates), the smallest triangle index wins.
 
     Args:
       screen_vertices: ``[..., V, 3]`` vertices as ``(x, y)`` pixel coordinates (x right, y
@@ -108,7 +111,9 @@ def rasterize(
       perspective_correct: interpolate with weights proportional to ``1 / depth`` (right for
         a perspective projection); ``False`` interpolates linearly in screen space (right for an
         orthographic projection, where depth is affine in screen space).
-      near: triangles with any vertex depth ``<= near`` are dropped.
+      near: triangles with any vertex depth ``<= near`` are dropped. ``None``: 0 when
+        ``perspective_correct`` (a vertex behind the camera), no test otherwise (an
+        orthographic depth only orders surfaces and may be negative).
       window: tile side in pixels (static). A triangle costs ``ceil(rows / window) *
         ceil(cols / window)`` tiles of ``window**2`` pixel tests; about the side of a typical
         triangle's bounding box is fastest.
@@ -126,6 +131,8 @@ def rasterize(
     _check_inputs(screen_vertices, triangles, height, width, window, max_tiles, batch_chunk)
     if max_tiles is None:
         max_tiles = default_max_tiles(triangles.shape[0], height, width, window)
+    if near is None and perspective_correct:
+        near = 0.0
     batch_shape = screen_vertices.shape[:-2]
     flat = screen_vertices.reshape((-1,) + screen_vertices.shape[-2:])
     triangles = triangles.astype(jnp.int32)
@@ -188,29 +195,25 @@ def _check_inputs(screen_vertices, triangles, height, width, window, max_tiles, 
             raise ValueError(f"{name} must be a positive Python int or None; got {value!r}")
 
 
-def _triangle_setup(
-    corners, triangles, height, width, *, cull_backfaces, perspective_correct, near, window
-):
-    """Per-triangle table that a tile needs, and the number of tiles of each triangle.
+def _triangle_table(x, y, depth, triangles, *, cull_backfaces, perspective_correct, near):
+    """What a tile needs to know about its triangle, and which triangles are drawn.
 
     Args:
-      corners: ``(x, y, depth)``, each a list of three ``[B, F]`` arrays, one per corner: one
-        contiguous array per value, since XLA reads every column of the table below anew.
+      x, y, depth: lists of the three corners' ``[B, F]`` values (``tiles.triangle_corners``).
       triangles: ``[F, 3]`` vertex indices (to order each edge's endpoints canonically).
 
     Returns:
-      ``table [B, F, _TABLE]`` float: per edge (origin x, y; direction x, y, signed so the edge
-      function is positive inside; top-left flag; depth-key coefficient), then the pixel box
-      (first row, first column, last row, last column, tile columns) as exact small integers;
-      and ``num_tiles [B, F]`` int32.
+      ``columns``: list of ``3 * _EDGE_PARAMS`` ``[B, F]`` arrays, per edge the origin (x, y),
+      the direction (x, y) signed so the edge function is positive inside, the top-left flag
+      and the depth-key coefficient; and ``valid [B, F]`` bool.
     """
     # Only elementwise ops on [B, F] arrays: XLA on CPU is slow at reducing tiny axes.
-    x, y, depth = corners
     area2 = (x[1] - x[0]) * (y[2] - y[0]) - (x[2] - x[0]) * (y[1] - y[0])  # [B, F]
     valid = area2 != 0
     for k in range(3):
-        valid &= (depth[k] > near) & jnp.isfinite(x[k]) & jnp.isfinite(y[k])
-        valid &= jnp.isfinite(depth[k])
+        valid &= jnp.isfinite(x[k]) & jnp.isfinite(y[k]) & jnp.isfinite(depth[k])
+        if near is not None:
+            valid &= depth[k] > near
     if cull_backfaces:
         valid &= area2 < 0
     orientation = jnp.where(area2 > 0, 1.0, -1.0).astype(area2.dtype)
@@ -238,24 +241,7 @@ def _triangle_setup(
         # inside. Top-left rule: own the edge if that is +x, or +y for a horizontal edge.
         top_left = (dy < 0) | ((dy == 0) & (dx > 0))
         columns += [ox, oy, dx, dy, top_left.astype(area2.dtype), key_coef[edge]]
-
-    # Pixel rows/columns whose centres lie inside the bounding box, clipped to the image.
-    # Coordinates are clipped before the int cast so huge values cannot overflow.
-    bound = float(max(height, width))
-    lo_x = jnp.clip(jnp.minimum(jnp.minimum(x[0], x[1]), x[2]) - 0.5, -1.0, bound)
-    lo_y = jnp.clip(jnp.minimum(jnp.minimum(y[0], y[1]), y[2]) - 0.5, -1.0, bound)
-    hi_x = jnp.clip(jnp.maximum(jnp.maximum(x[0], x[1]), x[2]) - 0.5, -1.0, bound)
-    hi_y = jnp.clip(jnp.maximum(jnp.maximum(y[0], y[1]), y[2]) - 0.5, -1.0, bound)
-    first_col = jnp.maximum(jnp.ceil(lo_x).astype(jnp.int32), 0)
-    first_row = jnp.maximum(jnp.ceil(lo_y).astype(jnp.int32), 0)
-    last_col = jnp.minimum(jnp.floor(hi_x).astype(jnp.int32), width - 1)
-    last_row = jnp.minimum(jnp.floor(hi_y).astype(jnp.int32), height - 1)
-    tile_cols = jnp.maximum((last_col - first_col) // window + 1, 0)
-    tile_rows = jnp.maximum((last_row - first_row) // window + 1, 0)
-    num_tiles = jnp.where(valid, tile_cols * tile_rows, 0)
-    box = [first_row, first_col, last_row, last_col, jnp.maximum(tile_cols, 1)]
-    columns += [b.astype(area2.dtype) for b in box]
-    return jnp.stack(columns, axis=-1), num_tiles
+    return columns, valid
 
 
 def _visible_triangles(
@@ -273,52 +259,30 @@ def _visible_triangles(
     """Visibility pass: ``triangle_id [B, H, W]`` int32 (-1 background), ``overflow [B]``."""
     batch, num_triangles = screen_vertices.shape[0], triangles.shape[0]
     dtype = screen_vertices.dtype
-    planes = [screen_vertices[..., c] for c in range(3)]  # x, y, depth: [B, V] each
-    corners = [[p[:, triangles[:, k]] for k in range(3)] for p in planes]  # [B, F] each
-    table, num_tiles = _triangle_setup(
-        corners,
+    x, y, depth = tiles.triangle_corners(screen_vertices, triangles)
+    columns, valid = _triangle_table(
+        x,
+        y,
+        depth,
         triangles,
-        height,
-        width,
         cull_backfaces=cull_backfaces,
         perspective_correct=perspective_correct,
         near=near,
-        window=window,
     )
-
-    # Lay the tiles of all triangles end to end: triangle f owns slots [start_f, start_f + n_f).
-    # Marking each start and taking a running sum gives every slot its owner in O(F + T).
-    first_slot = jnp.cumsum(num_tiles, axis=1) - num_tiles  # [B, F]
-    used = jnp.minimum(jnp.sum(num_tiles, axis=1), max_tiles)  # [B]
-    overflow = jnp.sum((first_slot + num_tiles > max_tiles) & (num_tiles > 0), axis=1)
-    row_offset = (jnp.arange(batch, dtype=jnp.int32) * (max_tiles + 1))[:, None]
-    marks = jnp.zeros(batch * (max_tiles + 1), jnp.int32)
-    marks = marks.at[(row_offset + jnp.minimum(first_slot, max_tiles)).reshape(-1)].add(1)
-    marks = marks.reshape(batch, max_tiles + 1)[:, :max_tiles]
-    owner = jnp.cumsum(marks, axis=1) - 1  # [B, T]
-    # Whole rows of the flattened table: one contiguous gather per tile.
-    flat_owner = (owner + (jnp.arange(batch, dtype=jnp.int32) * num_triangles)[:, None]).reshape(-1)
-    tile = table.reshape(batch * num_triangles, -1)[flat_owner].reshape(batch, max_tiles, -1)
-    tile_first = first_slot.reshape(-1)[flat_owner].reshape(batch, max_tiles)
-    slot = jnp.arange(max_tiles, dtype=jnp.int32)[None, :]
-    local = slot - tile_first
-    first_row, first_col, last_row, last_col, tile_cols = (
-        tile[..., 3 * _EDGE_PARAMS + k].astype(jnp.int32) for k in range(5)
-    )
-    row0 = first_row + (local // tile_cols) * window
-    col0 = first_col + (local % tile_cols) * window
-    offsets = jnp.arange(window, dtype=jnp.int32)
-    rows = row0[..., None, None] + offsets[None, None, :, None]  # [B, T, K, 1]
-    cols = col0[..., None, None] + offsets[None, None, None, :]  # [B, T, 1, K]
-    inside = (rows <= last_row[..., None, None]) & (cols <= last_col[..., None, None])
-    inside &= (slot < used[:, None])[..., None, None]
+    box, num_tiles = tiles.pixel_boxes(x, y, height, width, window)
+    table = jnp.stack(columns + [b.astype(dtype) for b in box], axis=-1)  # [B, F, P]
+    owner, local, used, overflow = tiles.assign_tiles(jnp.where(valid, num_tiles, 0), max_tiles)
+    tile = tiles.gather_rows(table, owner)  # [B, T, P]
+    rows, cols, inside = tiles.tile_pixels(tile[..., len(columns) :], local, used, window)
 
     px = cols.astype(dtype) + 0.5
     py = rows.astype(dtype) + 0.5
     key = jnp.zeros((), dtype)
     for edge in range(3):
-        columns = tile[..., edge * _EDGE_PARAMS : (edge + 1) * _EDGE_PARAMS]
-        ox, oy, dx, dy, top_left, key_coef = (columns[..., k, None, None] for k in range(6))
+        edge_columns = tile[..., edge * _EDGE_PARAMS : (edge + 1) * _EDGE_PARAMS]
+        ox, oy, dx, dy, top_left, key_coef = (
+            edge_columns[..., k, None, None] for k in range(_EDGE_PARAMS)
+        )
         value = dx * (py - oy) - dy * (px - ox)
         inside &= (value > 0) | ((value == 0) & (top_left > 0))
         key = key + value * key_coef
@@ -335,7 +299,7 @@ def _visible_triangles(
     ids = jnp.full((num_pixels,), num_triangles, jnp.int32)
     ids = ids.at[jnp.where(nearest, pixel, num_pixels)].min(candidate_id, mode="drop")
     ids = jnp.where(ids < num_triangles, ids, -1)
-    return ids.reshape(batch, height, width), overflow.astype(jnp.int32)
+    return ids.reshape(batch, height, width), overflow
 
 
 def _interpolate_geometry(screen_vertices, triangles, triangle_id, *, perspective_correct):

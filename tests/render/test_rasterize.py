@@ -8,7 +8,15 @@ from facejax.render import interpolate, rasterize
 
 raster = jax.jit(
     rasterize,
-    static_argnames=("height", "width", "cull_backfaces", "near", "window", "max_tiles"),
+    static_argnames=(
+        "height",
+        "width",
+        "cull_backfaces",
+        "perspective_correct",
+        "near",
+        "window",
+        "max_tiles",
+    ),
 )
 
 
@@ -111,6 +119,9 @@ def test_triangle_behind_near_is_dropped():
     assert float(raster(vertices, triangles, height=16, width=16, near=0.5).mask.sum()) == 0
     vertices[2, 2] = -1.0
     assert float(raster(vertices, triangles, height=16, width=16).mask.sum()) == 0
+    # An orthographic depth only orders surfaces: negative is fine unless near is given.
+    ortho = raster(vertices, triangles, height=16, width=16, perspective_correct=False)
+    assert float(ortho.mask.sum()) > 0
 
 
 def test_large_triangles_use_many_tiles_and_overflow_is_counted():

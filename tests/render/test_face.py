@@ -51,9 +51,10 @@ def test_self_occluded_landmarks_are_invisible(model, render):
     assert float(frontal.landmark_visibility.sum()) >= 60
     profile = render(_params(model, yaw=np.pi / 2))
     visible = np.asarray(profile.landmark_visibility)
-    # Turned 90 degrees to the camera's right, the subject's left eye (42-47) faces the camera.
-    assert visible[42:48].mean() > visible[36:42].mean()
-    assert visible[36:42].sum() <= 2
+    # Yaw +90 degrees turns the nose to +x (image right): the subject's right eye (36-41,
+    # at -x in the model frame) comes towards the camera and the left eye (42-47) goes behind.
+    assert visible[36:42].mean() > visible[42:48].mean()
+    assert visible[42:48].sum() == 0
 
 
 def test_gradients_reach_shape_pose_albedo_and_light(model, render):

@@ -374,3 +374,20 @@ def to_device(model: MorphableModel, dtype=None) -> MorphableModel:
         return leaf
 
     return jax.tree_util.tree_map(convert, model)
+
+
+def fingerprint(model: MorphableModel) -> str:
+    """A short hex digest of everything that determines the decoded faces.
+
+    Datasets store it beside their ground-truth coefficients, so that a reader can check it
+    decodes them with the same model (same arrays, same order, same units) they were made with.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(f"{model.units}|{model.num_vertices}|{model.num_triangles}".encode())
+    for leaf in jax.tree_util.tree_leaves(model):
+        arr = np.ascontiguousarray(np.asarray(leaf))
+        digest.update(f"{arr.dtype.str}{arr.shape}".encode())
+        digest.update(arr.tobytes())
+    return digest.hexdigest()[:16]

@@ -68,3 +68,12 @@ def test_index_arrays_are_int32_leaves_and_metadata_static():
     assert jax.tree_util.tree_structure(model) != jax.tree_util.tree_structure(
         model.replace(name="other")
     )
+
+
+def test_fingerprint_changes_with_any_array_and_not_otherwise():
+    model = morphable.create_model(SQUARE, TRIANGLES, identity_basis=np.ones((4, 3, 2)))
+    again = morphable.create_model(SQUARE, TRIANGLES, identity_basis=np.ones((4, 3, 2)))
+    assert morphable.fingerprint(model) == morphable.fingerprint(again)
+    moved = model.replace(identity_std=model.identity_std * 2)
+    assert morphable.fingerprint(moved) != morphable.fingerprint(model)
+    assert len(morphable.fingerprint(model)) == 16

@@ -99,6 +99,8 @@ def test_process_shards_are_disjoint_equal_and_cover_the_source():
     assert [(s.start, s.stop) for s in shards] == [(0, 12), (12, 24)]
     with pytest.raises(ValueError, match="cannot fill"):
         shard_range(3, 0, 4)
+    with make_loader(source, batch_size=4, seed=0) as default:  # jax.process_index() of count()
+        assert (default.shard.index, default.shard.count, default.shard.size) == (0, 1, NUM)
     with pytest.raises(ValueError, match="shard_index < shard_count"):
         make_loader(source, batch_size=2, seed=0, shard_index=2, shard_count=2)
 

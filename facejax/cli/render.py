@@ -1,0 +1,140 @@
+"""``facejax render MODEL --out face.png``: a picture of a morphable model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+# Part of the image height the model's bounding box takes up.
+FILL = 0.85
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "render",
+        help="render a model with neutral or random parameters to a PNG",
+        description="Renders a morphable model (any supported file, or 'synthetic') with the "
+        "facejax rasterizer and writes a PNG. Angles are in degrees.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file, or 'synthetic'")
+    parser.add_argument("--out", required=True, help="output PNG path")
+    parser.add_argument("--format", default=None, help="model format when the file does not tell")
+    parser.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
+    parser.add_argument("--random", action="store_true", help="random identity and albedo")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
+    parser.add_argument("--yaw", type=float, default=0.0, help="yaw in degrees (+ turns right)")
+    parser.add_argument("--pitch", type=float, default=0.0, help="pitch in degrees")
+    parser.add_argument("--roll", type=float, default=0.0, help="roll in degrees")
+    parser.add_argument(
+        "--expression",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="expression coefficient in standard deviations, by name (e.g. jaw_open=1.5) or "
+        "index (e.g. 3=-1); repeatable",
+    )
+    parser.add_argument(
+        "--turntable",
+        type=int,
+        nargs="?",
+        const=7,
+        default=None,
+        metavar="N",
+        help="write a strip of N views (default 7) from yaw -90 to +90 degrees",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    parser.set_defaults(run=run)
+
+
+def parse_expression(items: list[str], names: tuple[str, ...], count: int) -> dict[int, float]:
+    """``["jaw_open=1.5", "3=-1"]`` -> ``{index: value}``; unknown names list the known ones."""
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--expression {item!r}: expected NAME=VALUE")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"--expression {item!r}: {value!r} is not a number") from None
+        if name in names:
+            index = names.index(name)
+        elif name.isdigit() and int(name) < count:
+            index = int(name)
+        else:
+            known = ", ".join(names) if names else "none (use indices)"
+            raise ValueError(
+                f"--expression {item!r}: unknown component; named ones: {known}; "
+                f"indices 0..{count - 1}"
+            )
+        values[index] = number
+    return values
+
+
+def framed_params(model, size: int, rotation_deg, expression: dict[int, float], key=None):
+    """Parameters that put the model's bounding box in the middle of a ``size`` image."""
+    import jax.numpy as jnp
+
+    from facejax import lighting, morphable
+
+    mean = np.asarray(model.mean_shape, np.float64)
+    centre = 0.5 * (mean.min(0) + mean.max(0))
+    extent = float(np.max(mean.max(0) - mean.min(0)))
+    camera = morphable.default_camera(size)
+    distance = float(camera.focal[0]) * extent / (FILL * size) + extent / 2
+    params = morphable.neutral_params(model, camera=camera, distance=distance)
+    if key is not None:
+        params = morphable.random_params(model, key, image_size=size, distance=distance).replace(
+            expression=params.expression, rotation=params.rotation, translation=params.translation
+        )
+    expr = np.zeros(model.num_expression, np.float32)
+    for index, value in expression.items():
+        expr[index] = value
+    rotation = jnp.deg2rad(jnp.asarray(rotation_deg, jnp.float32))
+    params = params.replace(expression=jnp.asarray(expr), rotation=rotation, camera=camera)
+    # The bounding-box centre, not the model origin, goes to the optical axis.
+    r = morphable.rotation_matrix(params)
+    translation = jnp.array([0.0, 0.0, -distance]) - r @ jnp.asarray(centre, jnp.float32)
+    light = lighting.directional(jnp.array([0.3, 0.4, 1.0]), intensity=0.75, ambient_intensity=0.4)
+    return params.replace(translation=translation, sh_coeffs=light)
+
+
+def run(args) -> int:
+    import jax
+    from PIL import Image
+
+    from facejax.formats import load_model
+    from facejax.morphable import to_device
+    from facejax.render.face import render_face, to_uint8
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"{out}: the output is a PNG file")
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} exists; pass --force to overwrite it")
+    if not 8 <= args.size <= 4096:
+        raise ValueError(f"--size {args.size}: must be between 8 and 4096 pixels")
+    model = to_device(load_model(args.model, format=args.format))
+    expression = parse_expression(args.expression, model.expression_names, model.num_expression)
+    key = jax.random.key(args.seed) if args.random else None
+    yaws = [args.yaw] if args.turntable is None else np.linspace(-90, 90, max(args.turntable, 1))
+    background = np.array([0.82, 0.84, 0.88], np.float32)
+    size = args.size
+
+    @jax.jit
+    def draw(params):
+        return to_uint8(
+            render_face(
+                model, params, size, size, background=background, per_pixel_shading=True
+            ).image
+        )
+
+    views = [
+        np.asarray(draw(framed_params(model, size, (args.pitch, yaw, args.roll), expression, key)))
+        for yaw in yaws
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(views, axis=1)).save(out)
+    print(f"wrote {out} ({len(views)} view{'s' if len(views) > 1 else ''}, {size}x{size} each)")
+    return 0

@@ -1,0 +1,62 @@
+"""Per-element losses for training face models.
+
+optax's convention: every loss returns one value per example (``[B]``, or ``[...]`` for any
+leading batch shape) and never averages over the batch; the training step weights and averages.
+Losses are computed in float32 even for bfloat16 inputs, and their values and gradients stay
+finite at the usual singular points (an empty mask, all landmarks hidden, a cosine of exactly 1,
+identical vectors).
+
+* identification: :func:`softmax_cross_entropy`, :func:`margin_logits`,
+  :func:`margin_softmax_loss` (ArcFace, CosFace);
+* Siamese: :func:`contrastive_loss` (Hadsell et al. 2006);
+* geometry: :func:`vertex_loss`, :func:`landmark_loss` (optionally robust);
+* rendering: :func:`photometric_loss`;
+* cycles: :func:`cycle_consistency_loss`;
+* priors: :func:`coefficient_prior`;
+* the masked mean they share: :func:`masked_mean`.
+"""
+
+from facejax.losses.contrastive import DISTANCES, contrastive_loss, pair_distance
+from facejax.losses.cycle import CYCLE_KINDS, cycle_consistency_loss
+from facejax.losses.identification import (
+    DEFAULT_MARGINS,
+    DEFAULT_SCALE,
+    MARGIN_KINDS,
+    margin_logits,
+    margin_softmax_loss,
+    softmax_cross_entropy,
+)
+from facejax.losses.masked import masked_mean
+from facejax.losses.photometric import PHOTOMETRIC_KINDS, photometric_loss, pixel_distance
+from facejax.losses.prior import coefficient_prior
+from facejax.losses.reconstruction import (
+    ROBUST_KINDS,
+    VERTEX_KINDS,
+    landmark_loss,
+    robust_penalty,
+    vertex_loss,
+)
+
+__all__ = [
+    "CYCLE_KINDS",
+    "DEFAULT_MARGINS",
+    "DEFAULT_SCALE",
+    "DISTANCES",
+    "MARGIN_KINDS",
+    "PHOTOMETRIC_KINDS",
+    "ROBUST_KINDS",
+    "VERTEX_KINDS",
+    "coefficient_prior",
+    "contrastive_loss",
+    "cycle_consistency_loss",
+    "landmark_loss",
+    "margin_logits",
+    "margin_softmax_loss",
+    "masked_mean",
+    "pair_distance",
+    "photometric_loss",
+    "pixel_distance",
+    "robust_penalty",
+    "softmax_cross_entropy",
+    "vertex_loss",
+]

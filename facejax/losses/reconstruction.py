@@ -1,0 +1,129 @@
+"""Geometric reconstruction losses: 3D vertices and 2D landmarks.
+
+Both average a per-point penalty over the points of one face (weighted by per-point weights or
+landmark visibility) and never over the batch: ``[..., N, C]`` -> ``[...]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+
+from facejax.geometry import safe_norm
+from facejax.losses.masked import at_least_float32, keep, masked_mean
+
+Array = Any
+
+VERTEX_KINDS = ("squared", "l2")
+ROBUST_KINDS = (None, "huber", "gm")
+
+
+def _check_points(pred, target, width: int | None, fn: str):
+    pred, target = at_least_float32(pred), at_least_float32(target)
+    if pred.shape != target.shape:
+        raise ValueError(f"{fn}: pred {pred.shape} and target {target.shape} differ in shape")
+    if pred.ndim < 2 or (width is not None and pred.shape[-1] != width):
+        want = f"[..., N, {width}]" if width is not None else "[..., N, C]"
+        raise ValueError(f"{fn}: points must have shape {want}, got {pred.shape}")
+    return pred, target
+
+
+def _check_weights(weights, points_shape, name: str, fn: str):
+    """Per-point weights broadcast to ``points_shape[:-1]``; ``None`` gives ones."""
+    point_shape = points_shape[:-1]
+    if weights is None:
+        return jnp.ones(point_shape)
+    weights = jnp.asarray(weights)
+    if weights.ndim < 1 or weights.shape != point_shape[len(point_shape) - weights.ndim :]:
+        raise ValueError(
+            f"{fn}: {name} must have shape {point_shape} or a trailing part of it "
+            f"(one weight per point), got {weights.shape}"
+        )
+    return jnp.broadcast_to(weights, point_shape)
+
+
+def vertex_loss(pred, target, weights=None, *, kind: str = "squared") -> Array:
+    """Per-face vertex error: the (weighted) mean over vertices of a per-vertex distance.
+
+    * ``"squared"`` (default): squared Euclidean distance ``|p - t|^2`` (mm^2 for shapes in mm),
+      so the loss is the mean squared vertex error; its square root is the RMSE.
+    * ``"l2"``: Euclidean distance ``|p - t|`` (mm), the mean vertex error; its gradient is
+      finite (zero) where a vertex is exact.
+
+    Args:
+      pred: ``[..., V, 3]`` predicted vertices.
+      target: ``[..., V, 3]`` target vertices.
+      weights: optional non-negative ``[V]`` (e.g. a face-region mask) or ``[..., V]``; vertices of
+        weight 0 contribute nothing. ``None`` weighs all vertices equally.
+      kind: ``"squared"`` or ``"l2"``.
+
+    Returns:
+      ``[...]`` losses; 0 for a face whose weights are all 0.
+    """
+    if kind not in VERTEX_KINDS:
+        raise ValueError(f"vertex_loss: unknown kind {kind!r}; known: {VERTEX_KINDS}")
+    pred, target = _check_points(pred, target, 3, "vertex_loss")
+    weights = _check_weights(weights, pred.shape, "weights", "vertex_loss")
+    diff = keep(weights, pred - target)
+    if kind == "squared":
+        per_vertex = jnp.sum(jnp.square(diff), axis=-1)
+    else:
+        per_vertex = safe_norm(diff, axis=-1)
+    return masked_mean(per_vertex, weights.astype(per_vertex.dtype))
+
+
+def robust_penalty(squared_distance, robust: str | None = None, scale: float = 1.0) -> Array:
+    """A penalty ``rho`` of the squared distance ``d^2``, equal to ``d^2`` for small ``d``.
+
+    * ``None``: ``d^2``.
+    * ``"huber"``: ``d^2`` for ``d <= scale``, ``2 scale d - scale^2`` beyond (twice Huber's
+      function, so it matches ``d^2`` near 0; the gradient grows no faster than ``2 scale``).
+    * ``"gm"``: Geman-McClure ``d^2 scale^2 / (d^2 + scale^2)``, which saturates at ``scale^2``.
+
+    Args:
+      squared_distance: ``[...]`` ``d^2 >= 0``.
+      robust: ``None``, ``"huber"`` or ``"gm"``.
+      scale: the distance where the robust penalty departs from ``d^2`` (same units as ``d``).
+    """
+    d2 = squared_distance
+    if robust is None:
+        return d2
+    if robust == "huber":
+        far = d2 > scale * scale
+        # sqrt only of the far branch (d > scale > 0): the near branch never sees sqrt'(0).
+        d = jnp.sqrt(jnp.where(far, d2, 1.0))
+        return jnp.where(far, 2.0 * scale * d - scale * scale, d2)
+    if robust == "gm":
+        s2 = scale * scale
+        return d2 * s2 / (d2 + s2)
+    raise ValueError(f"robust_penalty: unknown robust {robust!r}; known: {ROBUST_KINDS}")
+
+
+def landmark_loss(
+    pred, target, visibility=None, *, robust: str | None = None, scale: float = 1.0
+) -> Array:
+    """Per-face 2D landmark reprojection error, averaged over the visible landmarks.
+
+    The penalty of each landmark is ``rho(d^2)`` of its squared pixel distance ``d^2`` (see
+    :func:`robust_penalty`: ``d^2`` without a robust function, so the default is the mean
+    squared landmark error in px^2). Landmarks of visibility 0 contribute nothing, even when
+    their target is NaN; a face with no visible landmark has loss 0 and zero gradient.
+
+    Args:
+      pred: ``[..., L, 2]`` predicted landmarks ``(x, y)`` in pixels.
+      target: ``[..., L, 2]`` target landmarks.
+      visibility: optional ``[..., L]`` (or ``[L]``) non-negative weights, 1 visible, 0 hidden.
+      robust: ``None``, ``"huber"`` or ``"gm"``.
+      scale: the robust function's scale in pixels (Huber's delta, Geman-McClure's sigma).
+
+    Returns:
+      ``[...]`` losses.
+    """
+    if robust not in ROBUST_KINDS:
+        raise ValueError(f"landmark_loss: unknown robust {robust!r}; known: {ROBUST_KINDS}")
+    pred, target = _check_points(pred, target, 2, "landmark_loss")
+    visibility = _check_weights(visibility, pred.shape, "visibility", "landmark_loss")
+    diff = keep(visibility, pred - target)
+    per_point = robust_penalty(jnp.sum(jnp.square(diff), axis=-1), robust, scale)
+    return masked_mean(per_point, visibility.astype(per_point.dtype))

@@ -168,8 +168,7 @@ def best_threshold(scores, same) -> tuple[float, float]:
     Returns:
       ``(threshold, accuracy)`` on these pairs.
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    same = np.asarray(same, dtype=bool)
+    scores, same = _pairs(scores, same, "best_threshold")
     distinct = np.unique(scores)
     candidates = np.r_[-np.inf, distinct[:-1] + 0.5 * np.diff(distinct), np.inf]
     genuine = np.sort(scores[same])

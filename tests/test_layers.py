@@ -10,7 +10,15 @@ HEAVY = ("optax", "orbax", "tensorflow_datasets", "tensorflow", "grain")
 
 @pytest.mark.parametrize(
     "module",
-    ["facejax", "facejax.geometry", "facejax.lighting", "facejax.morphable", "facejax.formats"],
+    [
+        "facejax",
+        "facejax.geometry",
+        "facejax.lighting",
+        "facejax.morphable",
+        "facejax.formats",
+        "facejax.render",
+        "facejax.evaluation",
+    ],
 )
 def test_library_layers_do_not_import_the_training_stack(module):
     code = (

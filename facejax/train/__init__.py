@@ -1,0 +1,79 @@
+"""Training machinery: state, optimizer, step, data parallelism, checkpoints, metrics, the loop.
+
+Generic over the model: an experiment supplies ``init_fn`` (variables), ``loss_fn`` (mean loss,
+metrics, new BatchNorm statistics) and its data, and calls :func:`run_training`.
+
+* :class:`TrainState`, :func:`create_train_state`, :func:`eval_variables` (facejax.train.state)
+* :func:`make_optimizer`, :func:`make_schedule`, :func:`update_ema` (optimizer)
+* :func:`make_train_step`, :func:`batch_axis_name` (step): ``train_step(state, batch, rng)``
+* :class:`DataParallel`, :func:`make_data_parallel` (parallel): ``jax.jit`` over a mesh or
+  ``jax.pmap``
+* :func:`compute_dtype`, :func:`at_least_float32`, :func:`cast_images` (precision)
+* :func:`make_checkpoint_manager`, :func:`save_checkpoint`, :func:`restore_checkpoint`
+  (checkpoint, Orbax)
+* :func:`make_metric_writers`, :func:`read_jsonl`, :func:`read_tfevents_scalars` (metric_writers)
+* :class:`Progress` (progress), :func:`check_finite` (finite)
+* :func:`initialize_distributed` (distributed)
+* :func:`default_config`, :func:`validate_config` (config), :func:`run_training` (loop)
+
+docs/training.md describes the whole.
+"""
+
+from facejax.train.checkpoint import (
+    Restored,
+    make_checkpoint_manager,
+    restore_checkpoint,
+    save_checkpoint,
+)
+from facejax.train.config import default_config, validate_config
+from facejax.train.distributed import initialize_distributed
+from facejax.train.finite import check_finite
+from facejax.train.loop import config_to_dict, run_training
+from facejax.train.metric_writers import (
+    JsonlWriter,
+    MultiWriter,
+    TensorBoardWriter,
+    make_metric_writers,
+    read_jsonl,
+    read_tfevents_scalars,
+)
+from facejax.train.optimizer import make_optimizer, make_schedule, update_ema
+from facejax.train.parallel import DataParallel, device_arrays, make_data_parallel
+from facejax.train.precision import at_least_float32, cast_images, compute_dtype
+from facejax.train.progress import Progress
+from facejax.train.state import TrainState, create_train_state, eval_variables
+from facejax.train.step import batch_axis_name, make_train_step
+
+__all__ = [
+    "DataParallel",
+    "JsonlWriter",
+    "MultiWriter",
+    "Progress",
+    "Restored",
+    "TensorBoardWriter",
+    "TrainState",
+    "at_least_float32",
+    "batch_axis_name",
+    "cast_images",
+    "check_finite",
+    "compute_dtype",
+    "config_to_dict",
+    "create_train_state",
+    "default_config",
+    "device_arrays",
+    "eval_variables",
+    "initialize_distributed",
+    "make_checkpoint_manager",
+    "make_data_parallel",
+    "make_metric_writers",
+    "make_optimizer",
+    "make_schedule",
+    "make_train_step",
+    "read_jsonl",
+    "read_tfevents_scalars",
+    "restore_checkpoint",
+    "run_training",
+    "save_checkpoint",
+    "update_ema",
+    "validate_config",
+]

@@ -1,0 +1,226 @@
+"""Checkpoints with Orbax: the state, each process's data-iterator state and the config.
+
+Layout (``directory`` is normally ``workdir/checkpoints``)::
+
+    <step>/state/          the canonical TrainState (ocp.args.StandardSave; sharded arrays)
+    <step>/data_iter/      process_<i>-of-<n>.json: each process's input-pipeline state
+    <step>/config/         the resolved config (ocp.args.JsonSave)
+    <step>/_CHECKPOINT_METADATA   Orbax's, with the metrics given at save (for "best")
+
+**What is kept.** The last ``keep`` checkpoints *and* the ``keep_best`` best by ``best_metric``
+(``best_mode`` "min" or "max"), in one ``CheckpointManager`` whose preservation policy is
+``AnyPreservationPolicy([LatestN(keep), BestN(keep_best)])``: a checkpoint survives while either
+policy wants it. Only checkpoints saved with the metric take part in the ranking (a save
+without it is kept only while it is among the last ``keep``).
+
+**The data iterator** state differs per process (each reads its own shard), while Orbax's
+``JsonSave`` writes on the primary process only. :class:`ProcessJsonHandler` (grain's scheme)
+writes one ``process_<i>-of-<n>.json`` per process and reads back its own; resuming with another
+number of processes is refused with the missing file named.
+
+**Asynchronous saving.** With ``async_save`` the arrays are copied off the devices and the step
+returns while files are written in the background; :func:`save_checkpoint` of the next step (and
+``manager.wait_until_finished()``, done by the loop before it exits) waits for the previous one.
+A run killed mid-save leaves a temporary directory that Orbax ignores and cleans up: resuming
+starts from the last complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+from etils import epath
+
+PyTree = Any
+BEST_MODES = ("min", "max")
+
+
+class ProcessJsonHandler(ocp.CheckpointHandler):
+    """Saves a JSON-serialisable dict per process: ``process_<i>-of-<n>.json``."""
+
+    def _path(self, directory: epath.Path) -> epath.Path:
+        return epath.Path(directory) / (
+            f"process_{jax.process_index()}-of-{jax.process_count()}.json"
+        )
+
+    def save(self, directory: epath.Path, args: ProcessJsonSave):
+        self._path(directory).write_text(json.dumps(args.item))
+
+    def restore(self, directory: epath.Path, args: ProcessJsonRestore | None = None):
+        path = self._path(directory)
+        if not path.exists():
+            saved = sorted(p.name for p in epath.Path(directory).glob("process_*.json"))
+            raise FileNotFoundError(
+                f"no data-iterator state {path.name} in {directory} (saved: {saved}); was the "
+                f"checkpoint written by another number of processes?"
+            )
+        return json.loads(path.read_text())
+
+
+@ocp.args.register_with_handler(ProcessJsonHandler, for_save=True)
+@dataclasses.dataclass
+class ProcessJsonSave(ocp.args.CheckpointArgs):
+    """This process's JSON-serialisable dict (e.g. ``loader.get_state()``)."""
+
+    item: Mapping[str, Any]
+
+
+@ocp.args.register_with_handler(ProcessJsonHandler, for_restore=True)
+@dataclasses.dataclass
+class ProcessJsonRestore(ocp.args.CheckpointArgs):
+    """Restores this process's dict."""
+
+
+def make_checkpoint_manager(
+    directory: str | os.PathLike,
+    *,
+    keep: int = 3,
+    keep_best: int = 0,
+    best_metric: str | None = None,
+    best_mode: str = "min",
+    async_save: bool = True,
+) -> ocp.CheckpointManager:
+    """An Orbax ``CheckpointManager`` keeping the last ``keep`` and the ``keep_best`` best.
+
+    Args:
+      directory: where the step directories go (created if missing).
+      keep: the number of most recent checkpoints to keep (>= 1).
+      keep_best: the number of best checkpoints by ``best_metric`` to keep besides (0: none).
+      best_metric: the metric that ranks checkpoints (a key of the ``metrics`` given to
+        :func:`save_checkpoint`, e.g. ``"eval/loss"``); needed when ``keep_best > 0``.
+      best_mode: "min" (lower is better) or "max".
+      async_save: write checkpoints in a background thread.
+
+    Raises:
+      ValueError: for ``keep < 1``, a negative ``keep_best``, ``keep_best`` without a metric, or
+        an unknown ``best_mode``.
+    """
+    if keep < 1 or keep_best < 0:
+        raise ValueError(f"checkpoints: need keep >= 1 and keep_best >= 0, got {keep}, {keep_best}")
+    if best_mode not in BEST_MODES:
+        raise ValueError(f"checkpoints: best_mode must be one of {BEST_MODES}, got {best_mode!r}")
+    if keep_best and not best_metric:
+        raise ValueError("checkpoints: keep_best > 0 needs best_metric (e.g. 'eval/loss')")
+    policies = [ocp.checkpoint_managers.LatestN(n=keep)]
+    if keep_best:
+        policies.append(
+            ocp.checkpoint_managers.BestN(
+                get_metric_fn=lambda metrics: float(metrics[best_metric]),
+                # BestN keeps the end of the ascending order; "min" wants the smallest there.
+                reverse=best_mode == "min",
+                n=keep_best,
+                keep_checkpoints_without_metrics=False,
+            )
+        )
+    options = ocp.CheckpointManagerOptions(
+        preservation_policy=ocp.checkpoint_managers.AnyPreservationPolicy(policies),
+        enable_async_checkpointing=async_save,
+        create=True,
+    )
+    return ocp.CheckpointManager(epath.Path(directory).absolute(), options=options)
+
+
+def save_checkpoint(
+    manager: ocp.CheckpointManager,
+    step: int,
+    state: PyTree,
+    *,
+    data_state: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    best_metric: str | None = None,
+) -> bool:
+    """Saves ``state`` (canonical form, facejax.train.parallel) and friends as step ``step``.
+
+    Call it on every process (each writes its shard of the arrays and its data state).
+
+    Args:
+      manager: from :func:`make_checkpoint_manager`.
+      step: the training step (the number of updates applied).
+      state: the state pytree (arrays; replicated or sharded ``jax.Array`` s).
+      data_state: this process's data-iterator state (JSON-serialisable), or None (saved as
+        an empty dict).
+      config: the resolved config as a JSON-serialisable dict, or None (likewise).
+      metrics: metrics measured at this step (floats); the checkpoint takes part in the "best"
+        ranking only when they include ``best_metric``.
+      best_metric: the manager's ranking metric (to drop metrics that lack it).
+
+    Returns:
+      False when a checkpoint of this step already exists (nothing is written), else True.
+    """
+    if step in manager.all_steps():
+        return False
+    # Every checkpoint has the three items (empty dicts for none), so that a restore asks for
+    # exactly what is there.
+    items = {
+        "state": ocp.args.StandardSave(state),
+        "data_iter": ProcessJsonSave(dict(data_state or {})),
+        "config": ocp.args.JsonSave(dict(config or {})),
+    }
+    if metrics is not None and best_metric is not None and best_metric in metrics:
+        metrics = {name: float(value) for name, value in metrics.items()}
+    else:
+        metrics = None
+    return manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Restored:
+    """What :func:`restore_checkpoint` read.
+
+    Attributes:
+      step: the checkpoint's step.
+      state: the state, with the shardings of the template.
+      data_state: this process's data-iterator state, or None if none was saved.
+      config: the saved config dict, or None if none was saved.
+    """
+
+    step: int
+    state: PyTree
+    data_state: dict | None
+    config: dict | None
+
+
+def restore_checkpoint(
+    manager: ocp.CheckpointManager, template: PyTree, *, step: int | None = None
+) -> Restored | None:
+    """Restores a checkpoint (default: the latest), or returns None when there is none.
+
+    Args:
+      manager: from :func:`make_checkpoint_manager`.
+      template: the state's structure, shapes, dtypes and shardings: the freshly initialised
+        canonical state, or its ``jax.ShapeDtypeStruct`` s (with ``sharding``).
+      step: the step to restore; None for the latest.
+
+    Raises:
+      FileNotFoundError: for a step that is not there.
+    """
+    manager.wait_until_finished()
+    step = manager.latest_step() if step is None else step
+    if step is None:
+        return None
+    if step not in manager.all_steps():
+        raise FileNotFoundError(
+            f"no checkpoint of step {step} in {manager.directory} (have {manager.all_steps()})"
+        )
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+    restored = manager.restore(
+        step,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract),
+            data_iter=ProcessJsonRestore(),
+            config=ocp.args.JsonRestore(),
+        ),
+    )
+    return Restored(
+        step=int(step),
+        state=restored["state"],
+        data_state=restored["data_iter"] or None,
+        config=restored["config"] or None,
+    )

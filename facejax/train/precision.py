@@ -1,0 +1,57 @@
+"""Mixed precision by config: bfloat16 compute, float32 parameters, optimizer state and loss.
+
+``precision="bfloat16"`` means:
+
+* the model computes in bfloat16: build it with ``dtype=compute_dtype(config.precision)`` (Flax
+  layers cast their float32 parameters and inputs to ``dtype`` before the matmul / convolution;
+  ``param_dtype`` stays float32). BatchNorm reduces its statistics in float32 (Flax's
+  ``force_float32_reductions``), so the running statistics stay float32 too;
+* parameters, gradients (the cotangent of a cast is cast back), optimizer moments and the EMA
+  stay float32: small updates are not lost to bfloat16's 8-bit mantissa;
+* the loss and the metrics are float32: the train step casts the loss function's outputs
+  (:func:`at_least_float32`), and losses should reduce in float32 (cast per-element values before
+  the mean).
+
+bfloat16 keeps float32's exponent range, so no loss scaling is needed (unlike float16, which is
+not offered). ``"float32"`` computes in float32 throughout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+PRECISIONS = ("float32", "bfloat16")
+
+
+def compute_dtype(precision: str) -> jnp.dtype:
+    """The dtype a model computes in for a ``precision`` setting ("float32" | "bfloat16").
+
+    Raises:
+      ValueError: for any other setting.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return jnp.dtype(precision)
+
+
+def at_least_float32(tree: Any) -> Any:
+    """Casts bfloat16/float16 leaves of a pytree to float32 (float64 and non-floats unchanged)."""
+
+    def cast(x):
+        x = jnp.asarray(x)
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+        return x
+
+    return jax.tree.map(cast, tree)
+
+
+def cast_images(images: jax.Array, precision: str) -> jax.Array:
+    """uint8 ``[..., H, W, C]`` images to ``[0, 1]`` in the compute dtype (floats: just cast)."""
+    dtype = compute_dtype(precision)
+    if jnp.issubdtype(images.dtype, jnp.integer):
+        return images.astype(dtype) / jnp.asarray(255, dtype)
+    return images.astype(dtype)

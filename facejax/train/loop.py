@@ -137,7 +137,7 @@ def run_training(
         state, start_step = restored.state, restored.step
         if restored.data_state is not None and hasattr(host_batches, "set_state"):
             host_batches.set_state(restored.data_state)
-        elif restored.data_state is None or not hasattr(host_batches, "set_state"):
+        else:
             logger.warning("resuming without a data-iterator state: the data restarts")
         if restored.config is not None and restored.config != config_dict:
             changed = sorted(
@@ -236,6 +236,11 @@ def run_training(
             # With keep_best, every evaluation is a candidate for the best checkpoint.
             candidate = ckpt.keep_best and best_metric in logged
             if periodic or last or candidate:
+                # Never checkpoint a diverged state: check the steps not yet logged first.
+                if pending:
+                    records = parallel.to_host([m for _, m in pending])
+                    for (s, _), record in zip(pending, records, strict=True):
+                        check_finite(s, record, prefix="train/")
                 checkpoint_lib.save_checkpoint(
                     manager,
                     step,

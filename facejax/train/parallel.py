@@ -96,7 +96,11 @@ class DataParallel:
         """
         if self.parallelism == "pmap":
             return jax.pmap(
-                train_step, axis_name=PMAP_AXIS_NAME, in_axes=(0, 0, None), donate_argnums=(0,)
+                train_step,
+                axis_name=PMAP_AXIS_NAME,
+                in_axes=(0, 0, None),
+                donate_argnums=(0,),
+                devices=list(self.mesh.devices.flat),  # all processes' devices, in mesh order
             )
         return jax.jit(
             train_step,
@@ -109,13 +113,19 @@ class DataParallel:
         """A pytree of host or device values, identical on every process, replicated."""
 
         def put(x):
+            if isinstance(x, jax.Array) and x.sharding.is_equivalent_to(self.replicated, x.ndim):
+                return x  # already in place (e.g. the freshly initialised or restored state)
             value = local_value(x)
             return jax.make_array_from_callback(value.shape, self.replicated, lambda i: value[i])
 
         return jax.tree.map(put, tree)
 
     def put_state(self, state: PyTree) -> PyTree:
-        """Canonical state (or host values, the same on every process) -> the step's form."""
+        """Canonical state (or host values, the same on every process) -> the step's form.
+
+        Arrays already replicated over the mesh are used as they are, not copied: the step
+        donates its state, so the argument is consumed by the first step.
+        """
         if self.parallelism == "jit":
             return self.replicate(state)
         devices = self.local_devices

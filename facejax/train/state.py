@@ -12,7 +12,7 @@ only the seed and the restored ``step`` to draw exactly what the uninterrupted r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import flax
@@ -93,8 +93,3 @@ def eval_variables(state: TrainState, *, use_ema: bool = True) -> dict[str, PyTr
     """
     params = state.ema_params if use_ema and state.ema_params is not None else state.params
     return {"params": params, "batch_stats": state.batch_stats}
-
-
-def abstract_train_state(make_state: Callable[[], TrainState]) -> TrainState:
-    """The state's shapes and dtypes without computing it (``jax.eval_shape``)."""
-    return jax.eval_shape(make_state)

@@ -128,7 +128,11 @@ class _Recording:
 
 def _run(toy, workdir, seen, *, kill_before=None, **overrides):
     config = toy.make_config(
-        num_steps=8, log_every=2, checkpoint_every=3, **{"checkpoint.async_save": True}, **overrides
+        num_steps=8,
+        log_every=2,
+        checkpoint_every=3,
+        **{"checkpoint.async_save": True, "optimizer.ema_decay": 0.8},
+        **overrides,
     )
     init_fn, loss_fn = toy.make_fns(config)
     source = toy.make_source()
@@ -150,6 +154,7 @@ def test_resumed_run_reproduces_the_uninterrupted_one(toy, tmp_path):
     assert [r["step"] for r in read_jsonl(tmp_path / "killed" / "metrics.jsonl")] == [2, 4]
     resumed = _run(toy, tmp_path / "killed", resumed_seen)
 
+    assert full.ema_params is not None
     for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert int(resumed.step) == 8

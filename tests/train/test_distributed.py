@@ -55,15 +55,36 @@ class _GlobalBatches:
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
+@pytest.fixture(scope="module")
+def one_device(toy, four_devices, tmp_path_factory):
+    """The reference: one device, the two processes' global batches, the same config."""
+    config = toy.make_config()
+    init_fn, loss_fn = toy.make_fns(config)
+    source = toy.make_source()
+    state = run_training(
+        config,
+        tmp_path_factory.mktemp("reference"),
+        init_fn=init_fn,
+        loss_fn=loss_fn,
+        train_data=lambda: _GlobalBatches(source),
+        devices=four_devices[:1],
+    )
+    return {
+        jax.tree_util.keystr(k): np.asarray(v)
+        for k, v in jax.tree_util.tree_leaves_with_path(state.params)
+    }
+
+
 @pytest.mark.slow
-def test_two_processes_match_one_device(toy, tmp_path, four_devices):
+@pytest.mark.parametrize("parallelism", ["jit", "pmap"])
+def test_two_processes_match_one_device(toy, tmp_path, one_device, parallelism):
     port = _free_port()
     env = dict(os.environ)
     env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     env["JAX_PLATFORMS"] = "cpu"
     workdir, out = tmp_path / "run", tmp_path / "out"
     out.mkdir()
-    overrides = {"checkpoint.async_save": True}
+    overrides = {"parallelism": parallelism, "checkpoint.async_save": True}
     procs = [
         subprocess.Popen(
             [
@@ -98,32 +119,14 @@ def test_two_processes_match_one_device(toy, tmp_path, four_devices):
         assert (report["devices"], report["local"]) == (4, 2)
 
     params = [dict(np.load(out / f"params_{i}.npz")) for i in range(PROCESSES)]
-    for key in params[0]:
+    assert sorted(params[0]) == sorted(one_device)
+    for key, value in one_device.items():
         np.testing.assert_array_equal(params[0][key], params[1][key])
-
-    # One device, the same global batches, the same config.
-    config = toy.make_config(**overrides)
-    init_fn, loss_fn = toy.make_fns(config)
-    source = toy.make_source()
-    reference = run_training(
-        config,
-        tmp_path / "reference",
-        init_fn=init_fn,
-        loss_fn=loss_fn,
-        train_data=lambda: _GlobalBatches(source),
-        devices=four_devices[:1],
-    )
-    flat = {
-        jax.tree_util.keystr(k): np.asarray(v)
-        for k, v in jax.tree_util.tree_leaves_with_path(reference.params)
-    }
-    assert sorted(flat) == sorted(params[0])
-    for key, value in flat.items():
         np.testing.assert_allclose(params[0][key], value, atol=ATOL_TWO_PROCESSES, err_msg=key)
 
     # Process 0 wrote the metrics; each process its data-iterator state.
     assert [r["step"] for r in read_jsonl(workdir / "metrics.jsonl")] == [2, 4, 6]
-    last = workdir / "checkpoints" / str(config.num_steps) / "data_iter"
+    last = workdir / "checkpoints" / str(toy.make_config().num_steps) / "data_iter"
     assert {"process_0-of-2.json", "process_1-of-2.json"} <= set(os.listdir(last))
 
 

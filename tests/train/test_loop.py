@@ -25,7 +25,8 @@ def test_nan_loss_names_the_step(toy, tmp_path):
     source = toy.make_source()
     for example in source[NAN_FROM_BATCH * BATCH :]:
         example["x"] = np.full_like(example["x"], np.nan)
-    config = toy.make_config(num_steps=6, log_every=2, checkpoint_every=0)
+    # The checkpoint at step 3 comes before the log at step 4: it must not save NaNs.
+    config = toy.make_config(num_steps=6, log_every=2, checkpoint_every=3)
     init_fn, loss_fn = toy.make_fns(config)
     with pytest.raises(FloatingPointError, match=r"diverged at step 3: train/loss"):
         run_training(

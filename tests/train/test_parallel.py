@@ -40,12 +40,13 @@ def _train(toy, parallelism, devices, *, sync_batch_norm=True):
     step = parallel.compile(
         make_train_step(loss_fn, optimizer, ema_decay=0.5, axis_name=parallel.axis_name)
     )
+    initial = jax.tree.map(np.asarray, state.params)  # put_state may alias, the step donates
     device_state = parallel.put_state(state)
     losses = []
     for batch in parallel.prefetch(iter(_batches(toy))):
         device_state, metrics = step(device_state, device_arrays(batch), parallel.put_rng(rng))
         losses.append(parallel.to_host(metrics)["loss"])
-    return parallel, device_state, losses, state.params
+    return parallel, device_state, losses, initial
 
 
 def _max_diff(a, b):

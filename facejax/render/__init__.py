@@ -1,10 +1,29 @@
 """Differentiable rasterization in pure JAX (CPU, GPU and TPU alike; no CUDA build, no OpenGL).
 
-The low level takes screen-space vertices (pixel x, y and depth, as ``facejax.geometry``
-projections return them) and does not import the rest of facejax.
+The rasterizer (``rasterize``, ``interpolate``, ``soft_silhouette``) takes screen-space vertices
+(pixel x, y and depth, as ``facejax.geometry`` projections return them) and imports nothing
+else from facejax; ``shade_vertices`` / ``shade_pixels`` add ``facejax.lighting``'s SH shading.
+See docs/render.md.
 """
 
 from facejax.render.interpolate import interpolate
+from facejax.render.maps import depth_map, landmark_visibility, normal_map
 from facejax.render.rasterize import Fragments, default_max_tiles, rasterize
+from facejax.render.shade import composite, shade_pixels, shade_vertices
+from facejax.render.soft import boundary_triangles, default_soft_max_tiles, soft_silhouette
 
-__all__ = ["Fragments", "default_max_tiles", "interpolate", "rasterize"]
+__all__ = [
+    "Fragments",
+    "boundary_triangles",
+    "composite",
+    "default_max_tiles",
+    "default_soft_max_tiles",
+    "depth_map",
+    "interpolate",
+    "landmark_visibility",
+    "normal_map",
+    "rasterize",
+    "shade_pixels",
+    "shade_vertices",
+    "soft_silhouette",
+]

@@ -1,12 +1,13 @@
 """facejax.render.rasterize on cases whose answer is known exactly."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from facejax.render import interpolate, rasterize
 
-raster = jax.jit(
+_raster = jax.jit(
     rasterize,
     static_argnames=(
         "height",
@@ -18,6 +19,20 @@ raster = jax.jit(
         "max_tiles",
     ),
 )
+NUM_VERTICES, NUM_TRIANGLES = 16, 8
+
+
+def raster(vertices, triangles, **kwargs):
+    """A 16 x 16 rasterization of the mesh padded to 16 vertices and 8 triangles.
+
+    The extra triangles repeat vertex 0 (zero area, so dropped: that is tested too) and every
+    test shares one compiled program per option set.
+    """
+    padded = np.zeros((NUM_VERTICES, 3), np.float32)
+    padded[: len(vertices)] = vertices
+    indices = np.zeros((NUM_TRIANGLES, 3), np.int32)
+    indices[: len(triangles)] = triangles
+    return _raster(padded, indices, height=16, width=16, **kwargs)
 
 
 def _square(lo, hi, depth=1.0):
@@ -29,12 +44,12 @@ def _square(lo, hi, depth=1.0):
 
 def test_square_coverage_equals_area_and_shared_edge_covered_once():
     vertices, triangles = _square(3.0, 13.0)
-    frags = raster(vertices, triangles, height=16, width=16)
+    frags = raster(vertices, triangles)
     inside = np.zeros((16, 16), bool)
     inside[3:13, 3:13] = True
     np.testing.assert_array_equal(frags.mask, inside)
     # The diagonal passes through 10 pixel centres; each triangle alone shows who owns them.
-    alone = [raster(vertices, triangles[k : k + 1], height=16, width=16).mask for k in range(2)]
+    alone = [raster(vertices, triangles[k : k + 1]).mask for k in range(2)]
     np.testing.assert_array_equal(alone[0] + alone[1], inside.astype(np.float32))
     diagonal = np.arange(3, 13)
     np.testing.assert_array_equal(np.asarray(alone[0])[diagonal, diagonal], 1.0)
@@ -48,10 +63,7 @@ def test_fan_around_a_pixel_centre_covers_every_centre_once():
     ring += [(c - r, c), (c - r, c - r), (c, c - r), (c + r, c - r)]
     vertices = np.array([(c, c, 2.0)] + [(x, y, 2.0) for x, y in ring], np.float32)
     triangles = np.array([[0, 1 + k, 1 + (k + 1) % 8] for k in range(8)], np.int32)
-    total = sum(
-        np.asarray(raster(vertices, triangles[k : k + 1], height=16, width=16).mask)
-        for k in range(8)
-    )
+    total = sum(np.asarray(raster(vertices, triangles[k : k + 1]).mask) for k in range(8))
     # Centres 2.5 .. 14.5 lie in the square; its left and top edges are owned, right and
     # bottom ones are not: rows and columns 2 .. 13, each exactly once.
     inside = np.zeros((16, 16), np.float32)
@@ -63,7 +75,7 @@ def test_right_triangle_pixel_count():
     # Legs of 14 px: centres with i + j <= 12 are strictly inside (91 of them); the 14 on the
     # hypotenuse are not owned (the interior lies towards -x), so coverage is area - 7.
     vertices = np.array([[0.0, 0.0, 1.0], [14.0, 0.0, 1.0], [0.0, 14.0, 1.0]], np.float32)
-    frags = raster(vertices, np.array([[0, 1, 2]], np.int32), height=16, width=16)
+    frags = raster(vertices, np.array([[0, 1, 2]], np.int32))
     assert float(frags.mask.sum()) == 14 * 14 / 2 - 7
 
 
@@ -73,7 +85,7 @@ def test_nearer_triangle_wins_regardless_of_order(order):
     far_tri = [[4.0, 4.0, 5.0], [15.0, 4.0, 5.0], [4.0, 15.0, 5.0]]
     vertices = np.array([near_tri, far_tri][order[0]] + [near_tri, far_tri][order[1]], np.float32)
     triangles = np.array([[0, 1, 2], [3, 4, 5]], np.int32)
-    frags = raster(vertices, triangles, height=16, width=16)
+    frags = raster(vertices, triangles)
     near_id = order.index(0)
     assert int(frags.triangle_id[5, 5]) == near_id
     assert float(frags.depth[5, 5]) == pytest.approx(2.0)
@@ -89,7 +101,7 @@ def test_equal_depth_smallest_id_wins():
     )
     triangles = np.array([[3, 4, 2], [0, 1, 2], [0, 1, 2], [0, 1, 2]], np.int32)
     for order in ([0, 1, 2, 3], [0, 3, 2, 1]):
-        frags = raster(vertices, triangles[order], height=16, width=16)
+        frags = raster(vertices, triangles[order])
         assert int(frags.triangle_id[4, 4]) == 1
 
 
@@ -107,32 +119,32 @@ def test_backface_culling_keeps_ccw_front_faces():
     vertices = _pinhole(front)
     ccw = np.array([[0, 1, 2]], np.int32)
     cw = ccw[:, ::-1]
-    assert float(raster(vertices, ccw, height=16, width=16, cull_backfaces=True).mask.sum()) > 20
-    assert float(raster(vertices, cw, height=16, width=16, cull_backfaces=True).mask.sum()) == 0
-    assert float(raster(vertices, cw, height=16, width=16).mask.sum()) > 20
+    assert float(raster(vertices, ccw, cull_backfaces=True).mask.sum()) > 20
+    assert float(raster(vertices, cw, cull_backfaces=True).mask.sum()) == 0
+    assert float(raster(vertices, cw).mask.sum()) > 20
 
 
 def test_triangle_behind_near_is_dropped():
     vertices = np.array([[2.0, 2.0, 1.0], [14.0, 2.0, 1.0], [2.0, 14.0, 0.5]], np.float32)
     triangles = np.array([[0, 1, 2]], np.int32)
-    assert float(raster(vertices, triangles, height=16, width=16).mask.sum()) > 0
-    assert float(raster(vertices, triangles, height=16, width=16, near=0.5).mask.sum()) == 0
+    assert float(raster(vertices, triangles).mask.sum()) > 0
+    assert float(raster(vertices, triangles, near=0.5).mask.sum()) == 0
     vertices[2, 2] = -1.0
-    assert float(raster(vertices, triangles, height=16, width=16).mask.sum()) == 0
+    assert float(raster(vertices, triangles).mask.sum()) == 0
     # An orthographic depth only orders surfaces: negative is fine unless near is given.
-    ortho = raster(vertices, triangles, height=16, width=16, perspective_correct=False)
+    ortho = raster(vertices, triangles, perspective_correct=False)
     assert float(ortho.mask.sum()) > 0
 
 
 def test_large_triangles_use_many_tiles_and_overflow_is_counted():
-    vertices, triangles = _square(-1.0, 33.0)
-    frags = raster(vertices, triangles, height=32, width=32, window=4)
+    vertices, triangles = _square(-1.0, 17.0)
+    frags = raster(vertices, triangles)  # window 4
     assert int(frags.overflow_count) == 0
-    assert float(frags.mask.sum()) == 32 * 32
-    # 8 x 8 tiles of 4 x 4 per triangle; a budget of 80 fits the first triangle only.
-    short = raster(vertices, triangles, height=32, width=32, window=4, max_tiles=80)
+    assert float(frags.mask.sum()) == 16 * 16
+    # 4 x 4 tiles of 4 x 4 per triangle; a budget of 20 fits the first triangle only.
+    short = raster(vertices, triangles, max_tiles=20)
     assert int(short.overflow_count) == 1
-    assert 32 * 32 / 2 <= float(short.mask.sum()) < 32 * 32
+    assert 16 * 16 / 2 <= float(short.mask.sum()) < 16 * 16
 
 
 @pytest.mark.parametrize(
@@ -155,6 +167,6 @@ def test_bad_input_names_the_problem(vertices, triangles, kwargs, message):
 
 def test_interpolate_rejects_attributes_of_another_batch():
     vertices, triangles = _square(2.0, 12.0)
-    frags = raster(np.stack([vertices, vertices]), triangles, height=16, width=16)
+    frags = jax.tree.map(lambda x: jnp.stack([x, x]), raster(vertices, triangles))
     with pytest.raises(ValueError, match="batch shape"):
         interpolate(frags, triangles, np.zeros((3, 4, 3), np.float32))

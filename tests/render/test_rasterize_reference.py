@@ -208,7 +208,7 @@ def _assert_same_fragments(actual, expected):
     np.testing.assert_allclose(actual.depth, expected.depth, rtol=ATOL_PROGRAMS_F32)
 
 
-def test_batch_dims_and_vmap_match_a_loop():
+def test_batch_dims_vmap_and_eager_match_a_jitted_loop():
     batch = [random_mesh(seed, 12, 12, num_vertices=10, num_triangles=8) for seed in range(3)]
     triangles = batch[0][1]
     vertices = jnp.asarray(np.stack([v for v, _ in batch]), jnp.float32)
@@ -231,14 +231,8 @@ def test_batch_dims_and_vmap_match_a_loop():
     )
     shared = interp(batched, triangles, colours[0])
     np.testing.assert_allclose(shared[1], interp(loop[1], triangles, colours[0]))
-
-
-def test_jit_matches_eager():
-    vertices, triangles = random_mesh(5, 12, 12, num_vertices=10, num_triangles=8)
-    vertices = jnp.asarray(vertices, jnp.float32)
-    _assert_same_fragments(
-        rasterize(vertices, triangles, 12, 12), raster(vertices, triangles, height=12, width=12)
-    )
+    # Op by op, without jit: the same numbers.
+    _assert_same_fragments(rasterize(vertices[2], triangles, 12, 12), loop[2])
 
 
 def test_gradients_match_finite_differences(x64):

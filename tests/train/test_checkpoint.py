@@ -158,6 +158,12 @@ def test_resumed_run_reproduces_the_uninterrupted_one(toy, tmp_path):
     for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert int(resumed.step) == 8
+    # A finished run, started again, does nothing and returns the final state.
+    again_seen = []
+    again = _run(toy, tmp_path / "killed", again_seen)
+    assert int(again.step) == 8 and again_seen == []
+    for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(again), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     # The same batches in the same order: the killed run's first 3, then the resumed run's.
     assert killed_seen[:3] == full_seen[:3]
     assert resumed_seen[:5] == full_seen[3:8]

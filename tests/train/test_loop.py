@@ -3,7 +3,6 @@
 import json
 import os
 
-import jax
 import numpy as np
 import pytest
 
@@ -133,17 +132,3 @@ def test_config_typos_and_bad_values_fail():
     bad.optimizer.name = "lamb"
     with pytest.raises(ValueError, match="optimizer.name must be one of"):
         validate_config(bad)
-
-
-def test_a_finished_run_resumes_to_nothing(toy, tmp_path):
-    config = toy.make_config(num_steps=2, log_every=1)
-    init_fn, loss_fn = toy.make_fns(config)
-
-    def train_data():
-        return make_loader(toy.make_source(), batch_size=BATCH, seed=0)
-
-    first = run_training(config, tmp_path, init_fn=init_fn, loss_fn=loss_fn, train_data=train_data)
-    again = run_training(config, tmp_path, init_fn=init_fn, loss_fn=loss_fn, train_data=train_data)
-    assert int(again.step) == 2
-    for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(again), strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -1,0 +1,69 @@
+"""Flax (linen) networks for face reconstruction and recognition: modules only.
+
+No optimiser and no loss lives here (``facejax.losses``, ``facejax.train``). Parameters are
+explicit pytrees and ``apply`` is a pure function; a morphable model is passed to ``apply`` as
+an argument (a pytree of arrays), never stored in a module.
+
+* encoders ``[B, H, W, C] -> [B, D]``: :class:`SmallCNN` (CPU runs), :class:`ResNet`
+  (:data:`ResNet18`, :data:`ResNet34`, :data:`ResNet50`), by name with :func:`create_encoder`;
+  BatchNorm takes the pmap ``axis_name`` for cross-device statistics;
+* heads: :class:`ParamHead` (named coefficient vectors), :class:`PoseHead` (the
+  weak-perspective pose of :mod:`facejax.nn.pose`);
+* shape decoders: :class:`ShapeDecoder` (linear from a 3DMM basis, or an MLP);
+* models: :class:`DisentangledFaceModel` (Liu et al., CVPR 2018) with
+  :func:`identity_feature`, and :class:`FaceParamRegressor` (3DMM parameters, the base of the
+  Siamese and cycle-consistent methods).
+
+See docs/models.md.
+"""
+
+from facejax.nn.decoders import ShapeDecoder, basis_kernel, basis_rms
+from facejax.nn.disentangle import (
+    DECODER_KINDS,
+    FEATURE_KINDS,
+    DisentangledFaceModel,
+    DisentangledOutputs,
+    identity_feature,
+)
+from facejax.nn.encoders import ENCODERS, create_encoder
+from facejax.nn.heads import SMALL_INIT, ParamHead, PoseHead
+from facejax.nn.pose import (
+    DEFAULT_FILL,
+    POSE_CODE_SIZE,
+    WeakPerspectivePose,
+    face_frame,
+    weak_perspective_pose,
+)
+from facejax.nn.regressor import FaceParamRegressor, RegressorOutputs
+from facejax.nn.resnet import BasicBlock, BottleneckBlock, ResNet, ResNet18, ResNet34, ResNet50
+from facejax.nn.small_cnn import SmallCNN
+
+__all__ = [
+    "DECODER_KINDS",
+    "DEFAULT_FILL",
+    "ENCODERS",
+    "FEATURE_KINDS",
+    "POSE_CODE_SIZE",
+    "SMALL_INIT",
+    "BasicBlock",
+    "BottleneckBlock",
+    "DisentangledFaceModel",
+    "DisentangledOutputs",
+    "FaceParamRegressor",
+    "ParamHead",
+    "PoseHead",
+    "RegressorOutputs",
+    "ResNet",
+    "ResNet18",
+    "ResNet34",
+    "ResNet50",
+    "ShapeDecoder",
+    "SmallCNN",
+    "WeakPerspectivePose",
+    "basis_kernel",
+    "basis_rms",
+    "create_encoder",
+    "face_frame",
+    "identity_feature",
+    "weak_perspective_pose",
+]

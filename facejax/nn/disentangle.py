@@ -145,24 +145,27 @@ class DisentangledFaceModel(nn.Module):
 
     def decode(self, identity_latent, residual_latent, model: morphable.MorphableModel):
         """``(shape, identity_shape, identity_offset)``, each ``[B, V, 3]`` mm, of the latents."""
+        # Initial kernels and scales matter only when the parameters are created; skipping them
+        # afterwards keeps an eager apply from building a [D, 3V] kernel it would not use.
         id_kernel = res_kernel = None
-        if self.init_from_model and self.decoder == "linear":
-            di, dr, d = self.identity_dim, self.residual_dim, self.latent_dim
-            id_kernel = basis_kernel(
-                model.identity_basis, model.identity_std, d, 0, min(model.num_identity, di)
-            )
-            res_start = di if self.entangled else 0
-            res_kernel = basis_kernel(
-                model.expression_basis,
-                model.expression_std,
-                residual_latent.shape[-1],
-                res_start,
-                min(model.num_expression, dr),
-            )
-        id_scale = basis_rms(model.identity_basis, model.identity_std)
-        ex_scale = basis_rms(model.expression_basis, model.expression_std)
-        # A model without expressions still gets a residual decoder of a sensible size.
-        ex_scale = jnp.where(ex_scale > 0, ex_scale, id_scale)
+        id_scale = ex_scale = 1.0
+        if self.is_initializing():
+            if self.init_from_model and self.decoder == "linear":
+                di, dr, d = self.identity_dim, self.residual_dim, self.latent_dim
+                id_kernel = basis_kernel(
+                    model.identity_basis, model.identity_std, d, 0, min(model.num_identity, di)
+                )
+                res_kernel = basis_kernel(
+                    model.expression_basis,
+                    model.expression_std,
+                    residual_latent.shape[-1],
+                    di if self.entangled else 0,
+                    min(model.num_expression, dr),
+                )
+            id_scale = basis_rms(model.identity_basis, model.identity_std)
+            ex_scale = basis_rms(model.expression_basis, model.expression_std)
+            # A model without expressions still gets a residual decoder of a sensible size.
+            ex_scale = jnp.where(ex_scale > 0, ex_scale, id_scale)
         num_vertices = model.num_vertices
         identity_offset = self.identity_decoder(
             identity_latent, num_vertices, init_kernel=id_kernel, output_scale=id_scale

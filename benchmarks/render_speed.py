@@ -13,6 +13,7 @@ Run:
   python benchmarks/render_speed.py --stages   # also time the visibility pass alone
   python benchmarks/render_speed.py --windows 2 4 8 16   # sweep the tile size
   python benchmarks/render_speed.py --batch-chunk 0      # whole batch at once (vectorised)
+  python benchmarks/render_speed.py --soft     # also soft_silhouette (batch 1 cases)
 
 Each result line is JSON; the last line gathers them with the machine.
 """
@@ -31,7 +32,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from facejax.render import default_max_tiles, interpolate, rasterize
+from facejax.render import (
+    boundary_triangles,
+    default_max_tiles,
+    interpolate,
+    rasterize,
+    soft_silhouette,
+)
 from facejax.render.rasterize import _visible_triangles
 
 
@@ -77,7 +84,9 @@ def _compile_s(fn, args):
     return time.perf_counter() - start
 
 
-def measure(rows, cols, size, batch, window, repeats, *, batch_chunk, cull=False, stages=False):
+def measure(
+    rows, cols, size, batch, window, repeats, *, batch_chunk, cull=False, stages=False, soft=False
+):
     vertices, triangles = grid_mesh(rows, cols, size)
     rng = np.random.default_rng(0)
     colours = rng.uniform(size=(len(vertices), 3)).astype(np.float32)
@@ -137,6 +146,22 @@ def measure(rows, cols, size, batch, window, repeats, *, batch_chunk, cull=False
             )
         )
         timed["visibility_one_image"] = (lambda v, t: visible(v[:1], t), (v, t))
+    if soft and batch == 1:
+        # Silhouette loss through soft_silhouette (sigma 1 px), searching the triangles at the
+        # hard outline only, or all of them.
+        target_mask = jnp.asarray(rng.uniform(size=(size, size)) > 0.5, jnp.float32)
+
+        def silhouette_grad(restrict):
+            def loss(v):
+                frags = raster(v, t)
+                mask = boundary_triangles(frags, t.shape[0]) if restrict else None
+                image = soft_silhouette(frags, v, t, sigma=1.0, triangle_mask=mask, window=window)
+                return jnp.sum((image - target_mask) ** 2)
+
+            return jax.jit(jax.grad(loss))
+
+        timed["soft_outline_forward_backward"] = (silhouette_grad(True), (v,))
+        timed["soft_all_forward_backward"] = (silhouette_grad(False), (v,))
     for name, (fn, args) in timed.items():
         per = 1 if name.endswith("one_image") else batch
         median, fastest, cpu = _timings_ms(fn, args, repeats)
@@ -153,6 +178,7 @@ def main():
     parser.add_argument("--windows", type=int, nargs="*", default=[4], help="tile sizes")
     parser.add_argument("--batch-chunk", type=int, default=1, help="0: whole batch at once")
     parser.add_argument("--cull", action="store_true", help="cull back faces")
+    parser.add_argument("--soft", action="store_true", help="also time soft_silhouette")
     parser.add_argument("--only", choices=["large", "small"], help="one mesh only")
     args = parser.parse_args()
     repeats = 3 if args.quick else 10
@@ -175,6 +201,7 @@ def main():
                 batch_chunk=args.batch_chunk or None,
                 cull=args.cull,
                 stages=args.stages,
+                soft=args.soft,
             )
             results.append(r)
             print(json.dumps(r), flush=True)

@@ -59,6 +59,7 @@ def soft_silhouette(
     cull_backfaces: bool = False,
     near: float | None = 0.0,
     triangle_mask: jax.Array | None = None,
+    max_triangles: int | None = None,
     window: int = 4,
     max_tiles: int | None = None,
 ) -> jax.Array:
@@ -73,10 +74,14 @@ def soft_silhouette(
       cull_backfaces: drop back faces, as the hard rasterization did.
       near: drop triangles with a vertex at depth ``<= near``, as the hard rasterization did;
         ``None`` for no test (orthographic).
-      triangle_mask: optional ``[F]`` or ``[..., F]`` bool, the triangles that may be nearest.
+      triangle_mask: optional ``[F]`` or ``[..., F]`` bool, the triangles that may be nearest,
+        e.g. ``boundary_triangles(fragments, F)``. Only the first ``max_triangles`` of them (in
+        index order) are searched: the cost follows that budget, not ``F``.
+      max_triangles: budget for ``triangle_mask`` (static); ``None``: ``4 * (H + W)``, room
+        for an outline as long as the image's border twice over, one triangle per pixel.
       window: tile side in pixels (static), as in ``rasterize``.
-      max_tiles: tile budget per image (static); ``None`` takes ``default_soft_max_tiles``.
-        Triangles whose tiles do not fit are not searched.
+      max_tiles: tile budget per image (static); ``None`` takes ``default_soft_max_tiles`` for
+        the triangles searched. Triangles whose tiles do not fit are not searched.
 
     Returns:
       ``[..., H, W]`` coverage in ``[0, 1]``.
@@ -97,25 +102,35 @@ def soft_silhouette(
         raise ValueError(f"sigma and reach must be positive; got {sigma}, {reach}")
     height, width = fragments.triangle_id.shape[-2:]
     margin = reach * sigma
-    if max_tiles is None:
-        max_tiles = default_soft_max_tiles(triangles.shape[0], height, width, window, margin)
     flat = screen_vertices.reshape((-1,) + screen_vertices.shape[-2:])
-    if triangle_mask is not None:
-        triangle_mask = jnp.broadcast_to(
-            jnp.asarray(triangle_mask, bool), batch_shape + triangles.shape[:1]
-        ).reshape(flat.shape[0], -1)
+    num_triangles = triangles.shape[0]
+    if triangle_mask is None:
+        searched, present = triangles, None
+    else:
+        # The masked triangles' indices, compacted to a static budget per image.
+        budget = min(num_triangles, max_triangles or 4 * (height + width))
+        mask = jnp.broadcast_to(jnp.asarray(triangle_mask, bool), batch_shape + (num_triangles,))
+        mask = jax.lax.stop_gradient(mask).reshape(flat.shape[0], num_triangles)
+        chosen = jax.vmap(lambda m: jnp.nonzero(m, size=budget, fill_value=num_triangles)[0])(mask)
+        present = chosen < num_triangles
+        searched = triangles[jnp.minimum(chosen, num_triangles - 1)]  # [B, K, 3]
+    if max_tiles is None:
+        max_tiles = default_soft_max_tiles(searched.shape[-2], height, width, window, margin)
     nearest = _nearest_triangles(
         jax.lax.stop_gradient(flat),
-        triangles,
+        searched,
         height,
         width,
         margin=margin,
         cull_backfaces=cull_backfaces,
         near=near,
-        triangle_mask=triangle_mask,
+        present=present,
         window=window,
         max_tiles=max_tiles,
     )
+    if triangle_mask is not None:
+        original = jnp.take_along_axis(chosen, jnp.maximum(nearest, 0).reshape(len(chosen), -1), 1)
+        nearest = jnp.where(nearest >= 0, original.reshape(nearest.shape), -1)
     distance = _distance_to(flat, triangles, nearest)
     fringe = jnp.where(nearest >= 0, 2.0 * jax.nn.sigmoid(-distance / sigma), 0.0)
     covered = fragments.triangle_id.reshape(nearest.shape) >= 0
@@ -131,15 +146,17 @@ def _nearest_triangles(
     margin,
     cull_backfaces,
     near,
-    triangle_mask,
+    present,
     window,
     max_tiles,
 ):
     """For each pixel, the triangle nearest to its centre within ``margin`` of its box.
 
-    Returns ``[B, H, W]`` int32 (-1 where none), ties to the smallest index.
+    ``triangles`` is ``[F, 3]`` or ``[B, F, 3]``, ``present`` ``None`` or ``[B, F]`` bool.
+    Returns ``[B, H, W]`` int32 indices into ``triangles`` (-1 where none), ties to the
+    smallest.
     """
-    batch, num_triangles = screen_vertices.shape[0], triangles.shape[0]
+    batch, num_triangles = screen_vertices.shape[0], triangles.shape[-2]
     dtype = screen_vertices.dtype
     x, y, depth = tiles.triangle_corners(screen_vertices, triangles)
     area2 = (x[1] - x[0]) * (y[2] - y[0]) - (x[2] - x[0]) * (y[1] - y[0])  # [B, F]
@@ -150,8 +167,8 @@ def _nearest_triangles(
             valid &= depth[k] > near
     if cull_backfaces:
         valid &= area2 < 0
-    if triangle_mask is not None:
-        valid &= triangle_mask
+    if present is not None:
+        valid &= present
 
     columns = []
     for i, j in zip(_EDGE_START, _EDGE_END, strict=True):

@@ -23,11 +23,19 @@ NUM_BOX_COLUMNS = 5
 def triangle_corners(screen_vertices: jax.Array, triangles: jax.Array):
     """``(x, y, depth)``, each a list of the three corners' ``[B, F]`` values.
 
+    Args:
+      screen_vertices: ``[B, V, 3]``.
+      triangles: ``[F, 3]`` shared by the images, or ``[B, F, 3]`` one list per image.
+
     One contiguous array per value: XLA on CPU reads its inputs anew for every output column
     of a per-triangle table, and is slow at reducing tiny trailing axes.
     """
     planes = [screen_vertices[..., c] for c in range(3)]  # [B, V] each
-    return tuple([plane[:, triangles[:, k]] for k in range(3)] for plane in planes)
+    if triangles.ndim == 2:
+        return tuple([plane[:, triangles[:, k]] for k in range(3)] for plane in planes)
+    batch, num_vertices = screen_vertices.shape[:2]
+    ids = triangles + (jnp.arange(batch, dtype=jnp.int32) * num_vertices)[:, None, None]
+    return tuple([plane.reshape(-1)[ids[..., k]] for k in range(3)] for plane in planes)
 
 
 def pixel_boxes(x, y, height: int, width: int, window: int, margin: float = 0.0):

@@ -1,4 +1,5 @@
-"""tensorflow-datasets builders of real face datasets, read from a user's local copy.
+"""tensorflow-datasets builders: real face datasets read from a user's local copy, and the
+synthetic faces and clips rendered from a morphable model.
 
 Importing this package registers the builders with tfds under names prefixed ``facejax_`` (tfds
 has its own ``the300w_lp``, ``aflw2k3d``, ``lfw``). Build with ``file_format="array_record"``
@@ -14,6 +15,8 @@ from facejax.data.builders.lfw import LFW, LFWConfig
 from facejax.data.builders.manual_builder import ManualFaceBuilder
 from facejax.data.builders.micc_florence import MICCFlorence, MICCFlorenceConfig
 from facejax.data.builders.now import NoW, NoWConfig
+from facejax.data.builders.synthetic_clips import SyntheticClips, SyntheticClipsConfig
+from facejax.data.builders.synthetic_faces import SyntheticFaces, SyntheticFacesConfig
 from facejax.data.builders.w300lp import W300LP, W300LPConfig
 from facejax.data.builders.youtube_faces import YouTubeFaces, YouTubeFacesConfig
 
@@ -32,6 +35,10 @@ __all__ = [
     "ManualFaceBuilder",
     "NoW",
     "NoWConfig",
+    "SyntheticClips",
+    "SyntheticClipsConfig",
+    "SyntheticFaces",
+    "SyntheticFacesConfig",
     "W300LP",
     "W300LPConfig",
     "YouTubeFaces",

@@ -1,0 +1,106 @@
+"""Liu et al. (CVPR 2018): the disentangled encoder-decoder, joint reconstruction + recognition.
+
+Run (a variant after the colon; ``--set`` overrides any field):
+
+    facejax train --config experiments/disentangle/config.py:smoke --workdir /tmp/disentangle
+    facejax train --config experiments/disentangle/config.py:small --workdir runs/dis_small
+    facejax train --config experiments/disentangle/config.py:full --workdir runs/dis_full \\
+        --set data.builder=facejax_fitted_targets --set data.manual_dir=/data/casia
+    facejax evaluate --workdir runs/dis_small
+
+Variants:
+  smoke: CPU, a couple of minutes; the embedded small model, the tiny synthetic faces (built
+    on the fly into the data dir if missing), a small CNN.
+  small: CPU or one GPU; the embedded model, 64x64 synthetic faces (300 train people).
+  full: GPU/TPU; ResNet-50 in bfloat16 at 224x224 (set data.* to a real identity-folders
+    dataset with fitted targets, see docs/fitting.md).
+Ablation knobs (experiments/disentangle/README.md): loss.w_* (joint / reconstruction only /
+identification only) and model.entangled.
+"""
+
+import ml_collections
+
+from facejax.train import default_config
+
+VARIANTS = ("smoke", "small", "full")
+
+
+def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    config = default_config()
+    with config.unlocked():
+        config.recipe = "disentangle"
+        config.variant = variant
+        config.model3d = "synthetic"
+        config.data = ml_collections.ConfigDict(
+            {
+                "builder": "facejax_synthetic_faces",
+                "config": "small",
+                "data_dir": "",  # "" -> $FACEJAX_DATA_DIR or ~/.cache/facejax/datasets
+                "manual_dir": "",  # real datasets: the user's local copy
+                "image_size": 64,
+                "batch_size": 64,
+                "color_jitter": 0.0,
+            }
+        )
+        config.model = ml_collections.ConfigDict(
+            {
+                "encoder": "small_cnn",
+                "num_filters": 64,  # ResNets only
+                "identity_dim": 0,  # 0 -> the model's identity components
+                "residual_dim": 0,  # 0 -> the model's expression components
+                "decoder": "linear",  # or "mlp"
+                "init_from_model": True,
+                "entangled": False,
+            }
+        )
+        config.loss = ml_collections.ConfigDict(
+            {
+                "identification": "softmax",  # or "arcface", "cosface"
+                "margin_scale": 30.0,
+                "margin": 0.3,
+                "w_identification": 1.0,
+                "w_identity_shape": 1.0,  # mm, mean per-vertex distance
+                "w_shape": 1.0,  # mm
+                "w_landmarks": 0.1,  # squared % of the image side
+            }
+        )
+        config.eval = ml_collections.ConfigDict({"batch_size": 128, "feature": "latent"})
+
+    config.optimizer.learning_rate = 2e-3
+    config.optimizer.warmup_steps = 50
+    config.log_every = 25
+    if variant == "smoke":
+        config.model3d = "synthetic:small"
+        config.data.config = "tiny"
+        config.data.image_size = 32
+        config.data.batch_size = 16
+        config.num_steps = 60
+        config.log_every = 10
+        config.checkpoint_every = 30
+        config.optimizer.warmup_steps = 10
+        config.eval.batch_size = 32
+    elif variant == "small":
+        config.num_steps = 1500
+        config.checkpoint_every = 500
+        config.eval_every = 500
+    else:  # full
+        config.data.config = "full"
+        config.data.image_size = 112
+        config.data.batch_size = 256
+        config.data.color_jitter = 0.2
+        config.model.encoder = "resnet50"
+        config.precision = "bfloat16"
+        config.num_steps = 100_000
+        config.optimizer.learning_rate = 1e-3
+        config.optimizer.warmup_steps = 2000
+        config.optimizer.ema_decay = 0.999
+        config.loss.identification = "arcface"
+        config.checkpoint_every = 5000
+        config.eval_every = 5000
+        config.checkpoint.keep_best = 1
+        config.checkpoint.best_metric = "eval/verification_accuracy"
+        config.checkpoint.best_mode = "max"
+    config.lock()
+    return config

@@ -1,0 +1,91 @@
+"""The datasets a recipe trains and evaluates on: prepared on the fly, read without TensorFlow.
+
+Training batches keep the loader's checkpointable state; identity labels of a training split are
+renumbered ``0..C-1`` (a split holds only some of a dataset's people) for the classifier.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_DATA_DIR = os.path.join("~", ".cache", "facejax", "datasets")
+
+
+def data_dir(config_dir: str) -> str:
+    """``config_dir``, else ``$FACEJAX_DATA_DIR``, else ``~/.cache/facejax/datasets``."""
+    path = config_dir or os.environ.get("FACEJAX_DATA_DIR") or DEFAULT_DATA_DIR
+    return str(Path(path).expanduser())
+
+
+def prepare_builder(name: str, config_name: str, directory: str, *, manual_dir: str = ""):
+    """The tfds builder ``name/config_name`` in ``directory``, built first if it is missing.
+
+    Synthetic datasets are generated (nothing is downloaded); real ones read ``manual_dir``.
+    """
+    import tensorflow_datasets as tfds
+
+    import facejax.data.builders  # noqa: F401  (registers the facejax builders)
+
+    builder = tfds.builder(
+        f"{name}/{config_name}", data_dir=data_dir(directory), file_format="array_record"
+    )
+    if not builder.is_prepared():
+        print(f"preparing {name}/{config_name} in {builder.data_dir} ...", flush=True)
+        download_config = None
+        if manual_dir:
+            download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+        builder.download_and_prepare(download_config=download_config)
+    return builder
+
+
+def train_label_map(metadata: Mapping, split: str = "train") -> np.ndarray:
+    """``[num_identities]`` int64: the dataset's identity label -> its class in ``split``
+    (``0..C-1`` in label order), ``-1`` for people not in the split."""
+    names = list(metadata["identity_names"])
+    members = set(metadata["split_identities"][split])
+    table = np.full(len(names), -1, np.int64)
+    classes = [label for label, name in enumerate(names) if name in members]
+    table[classes] = np.arange(len(classes))
+    return table
+
+
+class RelabelledBatches(Iterator):
+    """A loader's batches with ``identity`` renumbered by a table into ``label``; the loader's
+    ``get_state``/``set_state`` pass through, so the run stays resumable."""
+
+    def __init__(self, loader, table: np.ndarray):
+        self.loader = loader
+        self.table = table
+
+    def __next__(self) -> dict:
+        batch = dict(next(self.loader))
+        batch["label"] = self.table[np.asarray(batch["identity"])]
+        if np.any(batch["label"] < 0):
+            raise ValueError("a training batch holds a person outside the training split")
+        return batch
+
+    def get_state(self):
+        return self.loader.get_state()
+
+    def set_state(self, state) -> None:
+        self.loader.set_state(state)
+
+
+def read_split(source, features: tuple[str, ...], batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Every example of a data source, in its order, as stacked arrays of ``features``."""
+    columns: dict[str, list] = {name: [] for name in features}
+    for start in range(0, len(source), batch_size):
+        indices = range(start, min(start + batch_size, len(source)))
+        examples = (
+            source.__getitems__(list(indices))
+            if hasattr(source, "__getitems__")
+            else [source[i] for i in indices]
+        )
+        for example in examples:
+            for name in features:
+                columns[name].append(example[name])
+    return {name: np.stack(values) for name, values in columns.items()}

@@ -1,0 +1,299 @@
+"""Liu et al. (CVPR 2018), "Disentangling Features in 3D Face Shapes for Joint Face
+Reconstruction and Recognition": the recipe.
+
+An encoder gives an identity latent and a residual latent; two decoders give shape offsets;
+the face is mean + identity part + residual part (``facejax.nn.DisentangledFaceModel``). The
+joint loss weights, per image:
+
+* identification of the training subject from the identity latent (softmax, or an ArcFace /
+  CosFace margin softmax);
+* the identity shape against the subject's neutral shape (identity coefficients only);
+* the full shape against the image's shape (identity and expression);
+* 2D landmark reprojection, weighted by landmark visibility.
+
+Targets come from the dataset's coefficients (exact for the synthetic faces, fitted for real
+identity folders) decoded with the same morphable model. Evaluation on the held-out people:
+vertex RMSE (mm) after similarity alignment of the identity and full shapes, 68-landmark NME,
+and recognition from the identity feature (LFW-protocol verification, rank-1 identification).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from facejax import evaluation, losses, morphable, nn
+from facejax.data import protocols
+from facejax.formats import load_model
+from facejax.recipes import datasets
+from facejax.train import (
+    batch_axis_name,
+    cast_images,
+    compute_dtype,
+    eval_variables,
+    run_training,
+)
+
+TRAIN_FEATURES = (
+    "image",
+    "identity",
+    "identity_coeffs",
+    "expression_coeffs",
+    "landmarks",
+    "landmark_visibility",
+)
+EVAL_FEATURES = TRAIN_FEATURES + ("image_path",)
+
+
+def create_network(config, model3d: morphable.MorphableModel, num_classes: int):
+    """The disentangled encoder-decoder of ``config.model`` for ``num_classes`` subjects."""
+    m = config.model
+    kwargs: dict[str, Any] = {"dtype": compute_dtype(config.precision)}
+    kwargs["axis_name"] = batch_axis_name(config.parallelism)
+    if m.encoder.startswith("resnet"):
+        kwargs["num_filters"] = m.num_filters
+    encoder = nn.create_encoder(m.encoder, **kwargs)
+    return nn.DisentangledFaceModel(
+        encoder,
+        identity_dim=m.identity_dim or model3d.num_identity,
+        residual_dim=m.residual_dim or model3d.num_expression,
+        num_classes=num_classes,
+        decoder=m.decoder,
+        init_from_model=m.init_from_model,
+        entangled=m.entangled,
+    )
+
+
+def target_shapes(model3d, identity_coeffs, expression_coeffs):
+    """``(neutral [B, V, 3], full [B, V, 3])`` shapes of the ground-truth coefficients (mm)."""
+    decode = jax.vmap(morphable.shape, in_axes=(None, 0, 0))
+    neutral = jax.vmap(morphable.shape, in_axes=(None, 0))(model3d, identity_coeffs)
+    return neutral, decode(model3d, identity_coeffs, expression_coeffs)
+
+
+def identification_loss(outputs, labels, loss_config):
+    """Per-example identification loss of the configured kind."""
+    if loss_config.identification == "softmax":
+        return losses.softmax_cross_entropy(outputs.logits, labels)
+    return losses.margin_softmax_loss(
+        outputs.cosines,
+        labels,
+        kind=loss_config.identification,
+        scale=loss_config.margin_scale,
+        margin=loss_config.margin,
+    )
+
+
+def make_loss_fn(net, model3d, config):
+    """The joint loss ``loss_fn(params, batch_stats, batch, rng, train=True)`` of facejax.train."""
+    weights = config.loss
+    image_size = config.data.image_size
+
+    def loss_fn(params, batch_stats, batch, rng, train=True):
+        del rng  # no dropout or sampling in this model
+        images = cast_images(batch["image"], config.precision)
+        variables = {"params": params, "batch_stats": batch_stats}
+        if train:
+            outputs, updates = net.apply(
+                variables, images, model3d, train=True, mutable=["batch_stats"]
+            )
+            new_batch_stats = updates["batch_stats"]
+        else:
+            outputs, new_batch_stats = (
+                net.apply(variables, images, model3d, train=False),
+                batch_stats,
+            )
+        neutral, full = target_shapes(model3d, batch["identity_coeffs"], batch["expression_coeffs"])
+        terms = {
+            "identification": identification_loss(outputs, batch["label"], weights),
+            "identity_shape": losses.vertex_loss(outputs.identity_shape, neutral, kind="l2"),
+            "shape": losses.vertex_loss(outputs.shape, full, kind="l2"),
+            # Landmark error as a percentage of the image side, so its weight does not depend
+            # on the image size.
+            "landmarks": losses.landmark_loss(
+                outputs.landmarks_2d * (100.0 / image_size),
+                batch["landmarks"] * (100.0 / image_size),
+                batch["landmark_visibility"].astype(jnp.float32),
+            ),
+        }
+        total = sum(weights[f"w_{name}"] * jnp.mean(value) for name, value in terms.items())
+        metrics = {f"loss_{name}": jnp.mean(value) for name, value in terms.items()}
+        metrics["train_accuracy"] = jnp.mean(
+            (jnp.argmax(outputs.logits, axis=-1) == batch["label"]).astype(jnp.float32)
+        )
+        return total, (metrics, new_batch_stats)
+
+    return loss_fn
+
+
+def predict(
+    net, variables, model3d, images: np.ndarray, *, precision: str, batch_size: int, feature: str
+):
+    """Identity features (``feature``: ``"latent"`` or ``"shape"``), identity shapes, shapes
+    and 2D landmarks of ``images`` (numpy), in fixed-size jit-compiled batches (the last one
+    padded, so one compilation serves the whole split)."""
+
+    @functools.partial(jax.jit, static_argnames="kind")
+    def forward(variables, images, kind):
+        outputs = net.apply(variables, cast_images(images, precision), model3d, train=False)
+        return (
+            nn.identity_feature(outputs, kind),
+            outputs.identity_shape,
+            outputs.shape,
+            outputs.landmarks_2d,
+        )
+
+    parts = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size]
+        padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - len(chunk), 0)])
+        out = forward(variables, padded, feature)
+        parts.append([np.asarray(x[: len(chunk)]) for x in out])
+    return [np.concatenate(column) for column in zip(*parts, strict=True)]
+
+
+def evaluate_split(net, variables, model3d, source, metadata, config) -> dict:
+    """Metrics of the held-out people: shape RMSE, landmark NME, verification, identification."""
+    data = datasets.read_split(source, EVAL_FEATURES)
+    features, identity_shape, shape, landmarks = predict(
+        net, variables, model3d, data["image"], precision=config.precision,
+        batch_size=config.eval.batch_size, feature=config.eval.feature,
+    )  # fmt: skip
+    neutral, full = jax.jit(target_shapes)(
+        model3d, jnp.asarray(data["identity_coeffs"]), jnp.asarray(data["expression_coeffs"])
+    )
+    visibility = data["landmark_visibility"].astype(np.float32)
+    metrics = {
+        "identity_shape_rmse_mm": float(
+            np.mean(evaluation.vertex_rmse(identity_shape, np.asarray(neutral)))
+        ),
+        "shape_rmse_mm": float(np.mean(evaluation.vertex_rmse(shape, np.asarray(full)))),
+        "landmark_nme": float(
+            np.mean(evaluation.landmark_nme(landmarks, data["landmarks"], visibility=visibility))
+        ),
+    }
+    keys = [k.decode() if isinstance(k, bytes) else str(k) for k in data["image_path"]]
+    pairs = protocols.VerificationPairs.from_records(metadata["verification_pairs"]["pairs"], keys)
+    scores = np.asarray(
+        evaluation.cosine_similarity(features[pairs.index_a], features[pairs.index_b])
+    )
+    verification = evaluation.verification_metrics(
+        scores, pairs.same, pairs.fold, include_roc=False
+    )
+    for name in ("accuracy", "accuracy_std", "auc", "eer", "tar_at_far_0.01", "tar_at_far_0.001"):
+        metrics[f"verification_{name}"] = float(verification[name])
+    split = protocols.GalleryProbe.from_records(metadata["identification"], keys)
+    labels = data["identity"]
+    ranks = evaluation.rank_k_accuracy(
+        features[split.gallery], labels[split.gallery], features[split.probe], labels[split.probe],
+        k=(1,),
+    )  # fmt: skip
+    metrics["rank_1"] = float(ranks["rank_1"])
+    metrics["num_test_images"] = len(keys)
+    metrics["num_test_identities"] = len(np.unique(labels))
+    return metrics
+
+
+def _setup(config):
+    model3d = morphable.to_device(load_model(config.model3d))
+    builder = datasets.prepare_builder(
+        config.data.builder, config.data.config, config.data.data_dir,
+        manual_dir=config.data.manual_dir,
+    )  # fmt: skip
+    metadata = builder.info.metadata
+    table = datasets.train_label_map(metadata)
+    net = create_network(config, model3d, num_classes=int(np.sum(table >= 0)))
+    return model3d, builder, metadata, table, net
+
+
+def train_and_evaluate(config, workdir) -> dict:
+    """Trains (resuming from ``workdir`` if a checkpoint is there), then evaluates on the
+    test split and writes ``workdir/metrics.json``. Returns the metrics."""
+    from facejax.data.pipeline import AugmentConfig, make_loader
+
+    model3d, builder, metadata, table, net = _setup(config)
+    train_source = builder.as_data_source("train")
+    test_source = builder.as_data_source("test")
+    size = config.data.image_size
+    augment = None
+    if config.data.color_jitter > 0:
+        # Flips and crops would move the coefficients' shapes away from their targets.
+        augment = AugmentConfig(
+            crop_scale=(1.0, 1.0), max_shift=0.0, flip_prob=0.0,
+            color_jitter=config.data.color_jitter, passthrough=TRAIN_FEATURES,
+        )  # fmt: skip
+
+    def init_fn(rng):
+        return net.init(rng, jnp.zeros((1, size, size, 3), jnp.float32), model3d, train=False)
+
+    def train_data():
+        loader = make_loader(
+            train_source,
+            batch_size=config.data.batch_size // jax.process_count(),
+            seed=config.seed,
+            augment=augment,
+            features=TRAIN_FEATURES,
+        )
+        return datasets.RelabelledBatches(loader, table)
+
+    results: dict = {}
+
+    def eval_fn(state, step):
+        variables = eval_variables(state)
+        results.clear()
+        results.update(evaluate_split(net, variables, model3d, test_source, metadata, config))
+        return {k: v for k, v in results.items() if not k.startswith("num_")}
+
+    run_training(
+        config,
+        workdir,
+        init_fn=init_fn,
+        loss_fn=make_loss_fn(net, model3d, config),
+        train_data=train_data,
+        eval_fn=eval_fn,
+    )
+    if jax.process_index() == 0:
+        evaluation.write_metrics(
+            workdir, results, metadata={"recipe": "disentangle", "variant": config.variant}
+        )
+    return dict(results)
+
+
+def evaluate(config, workdir) -> dict:
+    """Evaluates the latest checkpoint in ``workdir`` on the test split; writes metrics.json."""
+    from facejax.train import checkpoint as checkpoint_lib
+    from facejax.train import (
+        create_train_state,
+        make_optimizer,
+        make_schedule,
+    )
+
+    model3d, builder, metadata, _, net = _setup(config)
+    size = config.data.image_size
+    variables = net.init(
+        jax.random.key(0), jnp.zeros((1, size, size, 3), jnp.float32), model3d, train=False
+    )
+    optimizer = make_optimizer(
+        config.optimizer, config.num_steps, make_schedule(config.optimizer, config.num_steps)
+    )
+    template = create_train_state(variables, optimizer, ema=config.optimizer.ema_decay > 0)
+    manager = checkpoint_lib.make_checkpoint_manager(
+        os.path.join(os.fspath(workdir), "checkpoints"), async_save=False
+    )
+    restored = checkpoint_lib.restore_checkpoint(manager, template)
+    if restored is None:
+        raise FileNotFoundError(f"{workdir}: no checkpoint to evaluate")
+    results = evaluate_split(
+        net, eval_variables(restored.state), model3d, builder.as_data_source("test"), metadata,
+        config,
+    )  # fmt: skip
+    evaluation.write_metrics(
+        workdir, results,
+        metadata={"recipe": "disentangle", "variant": config.variant, "step": restored.step},
+    )  # fmt: skip
+    return results

@@ -185,8 +185,11 @@ def evaluate_split(net, variables, model3d, source, metadata, config) -> dict:
     verification = evaluation.verification_metrics(
         scores, pairs.same, pairs.fold, include_roc=False
     )
-    for name in ("accuracy", "accuracy_std", "auc", "eer", "tar_at_far_0.01", "tar_at_far_0.001"):
+    for name in ("accuracy", "accuracy_std", "auc", "eer"):
         metrics[f"verification_{name}"] = float(verification[name])
+    # Keys without dots, so tables can address them as paths.
+    metrics["verification_tar_at_far_1e-2"] = float(verification["tar_at_far_0.01"])
+    metrics["verification_tar_at_far_1e-3"] = float(verification["tar_at_far_0.001"])
     split = protocols.GalleryProbe.from_records(metadata["identification"], keys)
     labels = data["identity"]
     ranks = evaluation.rank_k_accuracy(

@@ -1,0 +1,68 @@
+"""The ablation of experiments/disentangle/README.md: joint vs reconstruction-only vs
+identification-only losses, and disentangled vs entangled latents, over several seeds.
+
+    python experiments/disentangle/ablation.py --workdir runs/ablation --seeds 0 1 2 \\
+        --set num_steps=400 --set data.batch_size=32
+
+Each run is ``facejax train --config experiments/disentangle/config.py:small`` with the
+variant's overrides (a finished run is skipped, a stopped one resumes); the script then prints
+the markdown table of the mean and standard deviation over seeds of every metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from facejax.cli import main as facejax_main
+from facejax.evaluation import format_table
+
+CONFIG = str(Path(__file__).with_name("config.py")) + ":small"
+
+VARIANTS = {
+    "joint, disentangled": [],
+    "reconstruction only": ["loss.w_identification=0"],
+    "identification only": ["loss.w_identity_shape=0", "loss.w_shape=0", "loss.w_landmarks=0"],
+    "joint, entangled": ["model.entangled=True"],
+}
+COLUMNS = (
+    ("identity_shape_rmse_mm", "identity RMSE (mm)"),
+    ("shape_rmse_mm", "shape RMSE (mm)"),
+    ("landmark_nme", "NME"),
+    ("verification_accuracy", "verif. acc."),
+    ("verification_auc", "AUC"),
+    ("verification_eer", "EER"),
+    ("verification_tar_at_far_1e-2", "TAR@1e-2"),
+    ("verification_tar_at_far_1e-3", "TAR@1e-3"),
+    ("rank_1", "rank-1"),
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    args = parser.parse_args()
+
+    rows = []
+    for variant in args.variants:
+        for seed in args.seeds:
+            workdir = Path(args.workdir) / variant.replace(", ", "_").replace(" ", "_") / str(seed)
+            metrics_file = workdir / "metrics.json"
+            if not metrics_file.exists():
+                sets = [*args.set, *VARIANTS[variant], f"seed={seed}", "progress=False"]
+                argv = ["train", "--config", CONFIG, "--workdir", str(workdir)]
+                for item in sets:
+                    argv += ["--set", item]
+                if facejax_main(argv) != 0:
+                    raise SystemExit(f"run failed: {' '.join(argv)}")
+            metrics = json.loads(metrics_file.read_text())["metrics"]
+            rows.append({"variant": variant, "seed": seed, **metrics})
+    print(format_table(rows, COLUMNS, group_by="variant", digits=3))
+
+
+if __name__ == "__main__":
+    main()

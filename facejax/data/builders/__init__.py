@@ -15,7 +15,12 @@ from facejax.data.builders.lfw import LFW, LFWConfig
 from facejax.data.builders.manual_builder import ManualFaceBuilder
 from facejax.data.builders.micc_florence import MICCFlorence, MICCFlorenceConfig
 from facejax.data.builders.now import NoW, NoWConfig
-from facejax.data.builders.synthetic_clips import SyntheticClips, SyntheticClipsConfig
+from facejax.data.builders.synthetic_builder import SyntheticConfig, derived_config
+from facejax.data.builders.synthetic_clips import (
+    PER_FRAME_FEATURES,
+    SyntheticClips,
+    SyntheticClipsConfig,
+)
 from facejax.data.builders.synthetic_faces import SyntheticFaces, SyntheticFacesConfig
 from facejax.data.builders.w300lp import W300LP, W300LPConfig
 from facejax.data.builders.youtube_faces import YouTubeFaces, YouTubeFacesConfig
@@ -35,11 +40,14 @@ __all__ = [
     "ManualFaceBuilder",
     "NoW",
     "NoWConfig",
+    "PER_FRAME_FEATURES",
     "SyntheticClips",
     "SyntheticClipsConfig",
     "SyntheticFaces",
     "SyntheticFacesConfig",
+    "SyntheticConfig",
     "W300LP",
+    "derived_config",
     "W300LPConfig",
     "YouTubeFaces",
     "YouTubeFacesConfig",

@@ -228,7 +228,7 @@ def train_and_evaluate(config, workdir) -> dict:
         # Flips and crops would move the coefficients' shapes away from their targets.
         augment = AugmentConfig(
             crop_scale=(1.0, 1.0), max_shift=0.0, flip_prob=0.0,
-            color_jitter=config.data.color_jitter, passthrough=TRAIN_FEATURES,
+            color_jitter=config.data.color_jitter,
         )  # fmt: skip
 
     def init_fn(rng):

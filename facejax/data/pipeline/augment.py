@@ -56,6 +56,9 @@ PASSTHROUGH = frozenset(
     {
         "pose_params",
         "shape_params",
+        "identity_coeffs",
+        "expression_coeffs",
+        "albedo_coeffs",
         "expression_params",
         "texture_params",
         "face_box",

@@ -13,6 +13,7 @@ Run:
   python benchmarks/render_speed.py --stages   # also time the visibility pass alone
   python benchmarks/render_speed.py --windows 2 4 8 16   # sweep the tile size
   python benchmarks/render_speed.py --batch-chunk 0      # whole batch at once (vectorised)
+  python benchmarks/render_speed.py --batch-chunk 1      # one image at a time
   python benchmarks/render_speed.py --soft     # also soft_silhouette (batch 1 cases)
 
 Each result line is JSON; the last line gathers them with the machine.
@@ -34,6 +35,7 @@ import numpy as np
 
 from facejax.render import (
     boundary_triangles,
+    default_batch_chunk,
     default_max_tiles,
     interpolate,
     rasterize,
@@ -94,6 +96,12 @@ def measure(
     v = jnp.asarray(np.broadcast_to(vertices, (batch,) + vertices.shape).copy())
     c = jnp.asarray(np.broadcast_to(colours, (batch,) + colours.shape).copy())
     t = jnp.asarray(triangles)
+    if batch_chunk == 0:
+        batch_chunk = batch
+    if batch_chunk is None:
+        batch_chunk = default_batch_chunk(
+            default_max_tiles(len(triangles), size, size, window), window
+        )
     raster = functools.partial(
         rasterize,
         height=size,
@@ -176,7 +184,9 @@ def main():
     parser.add_argument("--quick", action="store_true", help="3 repeats, batch 8 not 32")
     parser.add_argument("--stages", action="store_true", help="also time visibility alone")
     parser.add_argument("--windows", type=int, nargs="*", default=[4], help="tile sizes")
-    parser.add_argument("--batch-chunk", type=int, default=1, help="0: whole batch at once")
+    parser.add_argument(
+        "--batch-chunk", type=int, default=-1, help="-1: rasterize's default; 0: whole batch"
+    )
     parser.add_argument("--cull", action="store_true", help="cull back faces")
     parser.add_argument("--soft", action="store_true", help="also time soft_silhouette")
     parser.add_argument("--only", choices=["large", "small"], help="one mesh only")
@@ -198,7 +208,7 @@ def main():
                 batch,
                 window,
                 repeats,
-                batch_chunk=args.batch_chunk or None,
+                batch_chunk=None if args.batch_chunk < 0 else args.batch_chunk,
                 cull=args.cull,
                 stages=args.stages,
                 soft=args.soft,

@@ -8,7 +8,12 @@ See docs/render.md.
 
 from facejax.render.interpolate import interpolate
 from facejax.render.maps import depth_map, landmark_visibility, normal_map
-from facejax.render.rasterize import Fragments, default_max_tiles, rasterize
+from facejax.render.rasterize import (
+    Fragments,
+    default_batch_chunk,
+    default_max_tiles,
+    rasterize,
+)
 from facejax.render.shade import composite, shade_pixels, shade_vertices
 from facejax.render.soft import boundary_triangles, default_soft_max_tiles, soft_silhouette
 
@@ -16,6 +21,7 @@ __all__ = [
     "Fragments",
     "boundary_triangles",
     "composite",
+    "default_batch_chunk",
     "default_max_tiles",
     "default_soft_max_tiles",
     "depth_map",

@@ -1,0 +1,65 @@
+"""Fitting morphable models to images: landmarks (one image or many of one person) and pixels.
+
+* :func:`fit_landmarks`: identity, expression, pose and camera from the 2D landmarks of single
+  images, batched with ``jax.vmap``.
+* :func:`fit_joint`: one identity shared by several images of a person, a pose and expression
+  per image; batched over persons.
+* :func:`refine_photometric`: refines a landmark fit through the facejax renderer (albedo and
+  SH lighting, then shape), masked to the face.
+* :func:`initial_pose`, :func:`image_camera`: the closed-form start and the default camera.
+
+Everything is ``jax.jit``-compiled with the :class:`FitConfig` static and runs a fixed number
+of iterations. The objective, priors, optimizers and conventions are described in
+docs/fitting.md.
+"""
+
+from facejax.fitting.config import FitConfig, PhotometricConfig
+from facejax.fitting.initialize import image_camera, initial_pose, orthographic_pose
+from facejax.fitting.joint import fit_joint
+from facejax.fitting.landmark_model import (
+    LandmarkModel,
+    landmark_model,
+    project_landmarks,
+    shape_landmarks,
+)
+from facejax.fitting.objective import (
+    face_size,
+    geman_mcclure,
+    huber,
+    landmark_data_term,
+    landmark_error,
+    robust_loss,
+    squared,
+)
+from facejax.fitting.photometric import letterbox, photometric_fit, refine_photometric
+from facejax.fitting.result import ROTATION_CONVENTION, FitResult, face_params
+from facejax.fitting.single import fit_landmarks
+from facejax.fitting.solve import minimize
+
+__all__ = [
+    "ROTATION_CONVENTION",
+    "FitConfig",
+    "FitResult",
+    "LandmarkModel",
+    "PhotometricConfig",
+    "face_params",
+    "face_size",
+    "fit_joint",
+    "fit_landmarks",
+    "geman_mcclure",
+    "huber",
+    "image_camera",
+    "initial_pose",
+    "landmark_data_term",
+    "landmark_error",
+    "landmark_model",
+    "letterbox",
+    "photometric_fit",
+    "project_landmarks",
+    "refine_photometric",
+    "minimize",
+    "orthographic_pose",
+    "robust_loss",
+    "shape_landmarks",
+    "squared",
+]

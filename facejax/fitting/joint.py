@@ -1,0 +1,290 @@
+"""Fitting several images of one person: one identity, a pose and expression per image.
+
+This is the engine of every landmark fit: a single image is a person with one image
+(:func:`facejax.fitting.fit_landmarks`). For a person with ``N`` images the objective is
+
+    sum_n E_n + identity_prior * 0.5 |alpha|^2 + expression_prior * sum_n 0.5 |beta_n|^2
+
+(``E_n`` the data term of image ``n``, :mod:`facejax.fitting.objective`): each image adds
+evidence about the one identity ``alpha`` while its prior is counted once, so more images pin
+the identity down better (the maximum a posteriori estimate under Gaussian priors and
+independent landmark noise). Persons are batched with ``jax.vmap``; persons with fewer images
+are padded with images whose weights are all zero, which add nothing to the objective.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from facejax import geometry
+from facejax.fitting.config import FitConfig
+from facejax.fitting.initialize import image_camera, initial_pose
+from facejax.fitting.landmark_model import (
+    LandmarkModel,
+    check_landmark_model,
+    landmark_model,
+    project_landmarks,
+)
+from facejax.fitting.objective import face_size, landmark_data_term, landmark_error, sanitize
+from facejax.fitting.result import FitResult, face_params
+from facejax.fitting.solve import minimize
+from facejax.fitting.variables import FitVariables, Start, image_pose, zero_variables
+from facejax.morphable.model import MorphableModel
+
+Array = Any
+
+# Floor of the preconditioner's curvature, for a component that moves no landmark and has no
+# prior (it then stays where it starts).
+_MIN_CURVATURE = 1e-8
+
+
+def _poses(variables: FitVariables, start: Start):
+    return jax.vmap(image_pose)(
+        variables.rotation,
+        variables.translation,
+        start.rotation,
+        start.translation,
+        start.camera,
+        start.face_size,
+    )
+
+
+def coefficient_scales(lmodel: LandmarkModel, num_images: int, config: FitConfig):
+    """Diagonal preconditioner of the coefficients: ``sqrt(curvature)`` of the objective.
+
+    One standard deviation of component ``k`` moves the landmarks by ``g_k`` face sizes (RMS
+    over the landmarks, relative to the mean face's RMS radius), so the data term's curvature
+    along it is about ``g_k^2`` per image, and the prior adds its weight. The optimiser works
+    on ``coefficient * sqrt(curvature)``, in which every direction has curvature ~1: the
+    components span four orders of magnitude in ``g_k^2`` (a nose trait barely moves the
+    landmarks, a head-size trait moves them all), which plain L-BFGS converges on very slowly.
+
+    Returns:
+      ``(identity_scale [Ki], expression_scale [Ke])``.
+    """
+    mean = lmodel.mean_landmarks
+    centred = mean - jnp.mean(mean, axis=0, keepdims=True)
+    radius = jnp.sqrt(jnp.mean(jnp.sum(jnp.square(centred), axis=-1)))
+
+    def gain(basis):
+        moved = jnp.einsum("lv,lvck->lck", lmodel.barycentric, basis)
+        return jnp.mean(jnp.sum(jnp.square(moved), axis=1), axis=0) / jnp.square(radius)
+
+    identity = jnp.sqrt(num_images * gain(lmodel.identity) + config.identity_prior + _MIN_CURVATURE)
+    expression = jnp.sqrt(gain(lmodel.expression) + config.expression_prior + _MIN_CURVATURE)
+    return identity, expression
+
+
+def fit_person(lmodel: LandmarkModel, landmarks, weights, camera, config: FitConfig):
+    """Fits one person's ``N`` images (unbatched over persons; vmap for several).
+
+    Args:
+      lmodel: the landmark model (its component counts are the fitted ones).
+      landmarks: ``[N, L, 2]`` finite targets, pixels.
+      weights: ``[N, L]`` non-negative weights (0: missing, occluded or padding).
+      camera: ``[N]`` cameras (perspective: fixed intrinsics; weak perspective: ignored).
+      config: the fit options (static).
+
+    Returns:
+      ``(variables, start, values [steps], final_loss [])``.
+    """
+    sizes = jax.vmap(face_size)(landmarks, weights)
+    rotation, translation, camera = jax.vmap(
+        lambda lm, w, cam: initial_pose(lmodel.mean_landmarks, lm, w, cam, config.init_iterations)
+    )(landmarks, weights, camera)
+    start = Start(rotation=rotation, translation=translation, camera=camera, face_size=sizes)
+    num_images = landmarks.shape[0]
+    x0 = zero_variables(
+        num_images, lmodel.identity.shape[-1], lmodel.expression.shape[-1], landmarks.dtype
+    )
+    identity_scale, expression_scale = coefficient_scales(lmodel, num_images, config)
+
+    def natural(y: FitVariables) -> FitVariables:
+        return y.replace(
+            identity=y.identity / identity_scale,
+            expression=y.expression / expression_scale[None, :],
+        )
+
+    def objective(y: FitVariables):
+        x = natural(y)
+        rotations, translations, cameras = _poses(x, start)
+        projected = jax.vmap(project_landmarks, in_axes=(None, None, 0, 0, 0, 0))(
+            lmodel, x.identity, x.expression, rotations, translations, cameras
+        )
+        data = jax.vmap(
+            functools.partial(landmark_data_term, loss=config.loss, loss_scale=config.loss_scale)
+        )(projected, landmarks, weights, sizes)
+        prior = 0.5 * config.identity_prior * jnp.sum(jnp.square(x.identity))
+        prior = prior + 0.5 * config.expression_prior * jnp.sum(jnp.square(x.expression))
+        return jnp.sum(data) + prior
+
+    y, values = minimize(
+        objective,
+        x0,
+        method=config.optimizer,
+        steps=config.steps,
+        learning_rate=config.learning_rate,
+        memory_size=config.lbfgs_memory,
+        linesearch_steps=config.linesearch_steps,
+    )
+    return natural(y), start, values, objective(y)
+
+
+@functools.partial(jax.jit, static_argnames=("config",))
+def fit_people(model: MorphableModel, landmarks, weights, camera, config: FitConfig):
+    """``[P, N, L, 2]`` targets, ``[P, N, L]`` weights, ``[P, N]`` cameras -> FitResult."""
+    ki = config.identity_components if config.fit_identity else 0
+    ke = config.expression_components if config.fit_expression else 0
+    lmodel = landmark_model(model, ki, ke)
+    x, start, values, loss = jax.vmap(fit_person, in_axes=(None, 0, 0, 0, None))(
+        lmodel, landmarks, weights, camera, config
+    )
+    rotations, translations, cameras = jax.vmap(_poses)(x, start)
+    identity = jnp.broadcast_to(
+        x.identity[:, None, :], (*landmarks.shape[:2], x.identity.shape[-1])
+    )
+    per_image = jax.vmap(
+        jax.vmap(project_landmarks, in_axes=(None, 0, 0, 0, 0, 0)), (None, 0, 0, 0, 0, 0)
+    )
+    projected = per_image(lmodel, identity, x.expression, rotations, translations, cameras)
+    params = jax.vmap(jax.vmap(functools.partial(face_params, model)))(
+        identity, x.expression, rotations, translations, cameras
+    )
+    return FitResult(
+        params=params,
+        loss=loss,
+        landmark_error=landmark_error(projected, landmarks, weights),
+        landmarks_2d=projected,
+        loss_history=values,
+        iterations=config.steps,
+    )
+
+
+def _camera_batch_ndim(camera) -> int:
+    if isinstance(camera, geometry.PerspectiveCamera):
+        return jnp.ndim(camera.focal) - 1
+    if isinstance(camera, geometry.WeakPerspectiveCamera):
+        return jnp.ndim(camera.scale)
+    raise TypeError(
+        f"camera must be a PerspectiveCamera or WeakPerspectiveCamera, got {type(camera).__name__}"
+    )
+
+
+def prepare_inputs(model, landmarks, weights, image_size, camera, config, batch_ndim: int):
+    """Checks and shapes the inputs of a fit into ``[P, N, L, 2]``, ``[P, N, L]``, ``[P, N]``.
+
+    Args:
+      model: the morphable model (its landmark count is checked against the targets).
+      landmarks: ``[*batch, L, 2]`` (a third column, depth, is dropped).
+      weights: ``[*batch, L]`` or ``None``.
+      image_size: ``(height, width)`` for the default camera, if ``camera`` is ``None``.
+      camera: a camera with leading dims broadcastable to ``batch``, or ``None``.
+      config: the fit config.
+      batch_ndim: how many leading dims ``landmarks`` has beyond ``[L, 2]`` in the canonical
+        ``[P, N]`` layout (the caller adds the missing ones).
+
+    Returns:
+      ``(landmarks, weights, camera)`` with the leading dims ``batch``.
+
+    Raises:
+      ValueError: for a wrong landmark count or shape, or a missing camera / image size.
+    """
+    check_landmark_model(model)
+    landmarks = jnp.asarray(landmarks)
+    if landmarks.ndim != batch_ndim + 2 or landmarks.shape[-1] not in (2, 3):
+        raise ValueError(
+            f"landmarks must have {batch_ndim} batch dims before [L, 2], "
+            f"got shape {tuple(landmarks.shape)}"
+        )
+    landmarks = landmarks[..., :2]
+    if not jnp.issubdtype(landmarks.dtype, jnp.floating):
+        landmarks = landmarks.astype(jnp.result_type(float))
+    if landmarks.shape[-2] != model.num_landmarks:
+        raise ValueError(
+            f"{landmarks.shape[-2]} target landmarks, but model '{model.name}' defines "
+            f"{model.num_landmarks} (the targets must follow the model's landmark definition, "
+            "e.g. the 68 iBUG points)"
+        )
+    if weights is not None:
+        weights = jnp.asarray(weights, landmarks.dtype)
+        if weights.shape != landmarks.shape[:-1]:
+            raise ValueError(
+                f"weights must have shape {tuple(landmarks.shape[:-1])}, got {tuple(weights.shape)}"
+            )
+    landmarks, weights = sanitize(landmarks, weights)
+    batch = landmarks.shape[:-2]
+    if config.camera == "weak_perspective":
+        camera = geometry.WeakPerspectiveCamera(
+            scale=jnp.ones(batch, landmarks.dtype),
+            translation=jnp.zeros((*batch, 2), landmarks.dtype),
+        )
+        return landmarks, weights, camera
+    if camera is None:
+        if image_size is None:
+            raise ValueError(
+                "a perspective fit needs the camera or the image_size=(height, width) that the "
+                "landmarks' pixel coordinates refer to"
+            )
+        height, width = image_size
+        camera = image_camera(height, width, dtype=landmarks.dtype)
+    if not isinstance(camera, geometry.PerspectiveCamera):
+        raise TypeError(
+            f"config.camera='perspective' needs a PerspectiveCamera, got {type(camera).__name__}"
+        )
+    extra = _camera_batch_ndim(camera)
+    if extra > len(batch):
+        raise ValueError(f"camera has {extra} batch dims, the landmarks only {len(batch)}")
+    camera = jax.tree_util.tree_map(
+        lambda leaf: jnp.broadcast_to(
+            jnp.asarray(leaf, landmarks.dtype), batch + jnp.shape(leaf)[extra:]
+        ),
+        camera,
+    )
+    return landmarks, weights, camera
+
+
+def fit_joint(
+    model: MorphableModel,
+    landmarks,
+    weights=None,
+    *,
+    image_size=None,
+    camera=None,
+    config: FitConfig | None = None,
+) -> FitResult:
+    """Fits one identity to several images of a person (or of each of several persons).
+
+    Args:
+      model: a morphable model with a landmark definition (usually 68 iBUG points).
+      landmarks: ``[N, L, 2]`` one person's ``N`` images, or ``[P, N, L, 2]`` for ``P``
+        persons with ``N`` images each (pad persons with fewer images with weight-0 images);
+        pixels in each image's own coordinates (docs/conventions.md). NaN rows are missing.
+      weights: ``[N, L]`` / ``[P, N, L]`` non-negative per-landmark weights (0: occluded or
+        missing), or ``None`` for ones.
+      image_size: ``(height, width)`` of the images, for the default camera
+        (:func:`facejax.fitting.image_camera`) when ``camera`` is not given.
+      camera: a ``PerspectiveCamera`` with leading dims broadcastable to ``[N]`` / ``[P, N]``
+        (images of different sizes: stack one per image). Ignored for a weak-perspective fit.
+      config: :class:`facejax.fitting.FitConfig` (static: one compile per config and shape).
+
+    Returns:
+      :class:`facejax.fitting.FitResult` with leading dims ``[N]`` or ``[P, N]``; ``loss`` and
+      ``loss_history`` are per person.
+    """
+    config = FitConfig() if config is None else config
+    single_person = jnp.ndim(landmarks) == 3
+    batch_ndim = 1 if single_person else 2
+    landmarks, weights, camera = prepare_inputs(
+        model, landmarks, weights, image_size, camera, config, batch_ndim
+    )
+    if single_person:
+        landmarks, weights = landmarks[None], weights[None]
+        camera = jax.tree_util.tree_map(lambda leaf: leaf[None], camera)
+    result = fit_people(model, landmarks, weights, camera, config)
+    if single_person:
+        result = jax.tree_util.tree_map(lambda leaf: leaf[0], result)
+    return result

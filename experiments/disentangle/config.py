@@ -82,6 +82,7 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
         config.optimizer.warmup_steps = 10
         config.eval.batch_size = 32
     elif variant == "small":
+        config.data.batch_size = 32
         config.num_steps = 1500
         config.checkpoint_every = 500
         config.eval_every = 500

@@ -55,7 +55,7 @@ def deep3d_sized_model(seed=0) -> morphable.MorphableModel:
 def numpy_forward(m: dict, p: dict) -> tuple[np.ndarray, np.ndarray]:
     """The same math in plain numpy (float32), batched over the leading axis of ``p``."""
     b = p["identity"].shape[0]
-    v = m["mean"].shape[0]
+    v = m["mean"].shape[0] // 3
     verts = (
         m["mean"][None]
         + (p["identity"] * m["id_std"]) @ m["id_basis"]

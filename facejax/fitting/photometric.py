@@ -31,12 +31,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from facejax import geometry, lighting, morphable
 from facejax.fitting.config import PhotometricConfig
 from facejax.fitting.objective import face_size, landmark_data_term, landmark_error, sanitize
 from facejax.fitting.result import FitResult
-from facejax.fitting.solve import minimize
+from facejax.fitting.solve import adam_schedule
 from facejax.fitting.variables import image_pose
 from facejax.morphable.model import MorphableModel
 from facejax.morphable.params import FaceParams
@@ -122,6 +123,37 @@ def _pixel_term(rendered, image, weight):
     distance = jnp.sqrt(jnp.sum(jnp.square(rendered - image), axis=-1) + _PIXEL_EPS)
     total = jnp.sum(weight)
     return jnp.sum(weight * distance) / jnp.where(total > 0, total, 1.0)
+
+
+_APPEARANCE = ("albedo", "sh")
+
+
+def _two_stage_adam(objective, variables: dict, config: PhotometricConfig):
+    """Adam over both stages in one ``scan``: the first ``appearance_steps`` update only the
+    albedo and lighting (the other gradients are zeroed), the rest update everything; each
+    stage has its own cosine-decayed learning rate. One scan compiles the rendering objective
+    once instead of once per stage."""
+    first, second = config.appearance_steps, config.shape_steps
+    schedules = [s for s in (first, second) if s]
+    schedule = optax.join_schedules(
+        [adam_schedule(config.learning_rate, steps) for steps in schedules],
+        [first] if len(schedules) == 2 else [],
+    )
+    optimizer = optax.adam(schedule)
+
+    def step(carry, index):
+        x, state = carry
+        value, grad = jax.value_and_grad(objective)(x)
+        shape_stage = (index >= first).astype(value.dtype)
+        grad = {k: g if k in _APPEARANCE else g * shape_stage for k, g in grad.items()}
+        updates, state = optimizer.update(grad, state, x)
+        return (optax.apply_updates(x, updates), state), value
+
+    total = first + second
+    (variables, _), history = jax.lax.scan(
+        step, (variables, optimizer.init(variables)), jnp.arange(total)
+    )
+    return variables, history
 
 
 @functools.partial(jax.jit, static_argnames=("config",))
@@ -214,27 +246,10 @@ def photometric_fit(
         prior += config.albedo_prior * jnp.sum(jnp.square(v["albedo"]))
         return data + 0.5 * prior
 
-    histories = []
-    appearance = ("albedo", "sh")
-    if config.appearance_steps:
-        fixed = {k: val for k, val in variables.items() if k not in appearance}
-        free, history = minimize(
-            lambda free: objective({**fixed, **free}),
-            {k: variables[k] for k in appearance},
-            steps=config.appearance_steps,
-            learning_rate=config.learning_rate,
-        )
-        variables = {**fixed, **free}
-        histories.append(history)
-    if config.shape_steps:
-        variables, history = minimize(
-            objective, variables, steps=config.shape_steps, learning_rate=config.learning_rate
-        )
-        histories.append(history)
+    variables, history = _two_stage_adam(objective, variables, config)
 
     fitted = jax.vmap(lambda n: face(variables, n))(jnp.arange(num_images))
     projected = jax.vmap(lambda p: morphable.decode(model, p).landmarks_2d[:, :2])(fitted)
-    history = jnp.concatenate(histories) if histories else jnp.zeros((0,), dtype)
     return FitResult(
         params=fitted,
         loss=objective(variables),

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from facejax.render import interpolate, rasterize
+from facejax.render import default_batch_chunk, interpolate, rasterize
 
 _raster = jax.jit(
     rasterize,
@@ -170,3 +170,9 @@ def test_interpolate_rejects_attributes_of_another_batch():
     frags = jax.tree.map(lambda x: jnp.stack([x, x]), raster(vertices, triangles))
     with pytest.raises(ValueError, match="batch shape"):
         interpolate(frags, triangles, np.zeros((3, 4, 3), np.float32))
+
+
+def test_default_batch_chunk_is_one_image_on_cpu():
+    assert default_batch_chunk(83_232, 4, "cpu") == 1
+    assert default_batch_chunk(83_232, 4, "gpu") == 2**24 // (83_232 * 16)
+    assert default_batch_chunk(10**9, 4, "tpu") == 1

@@ -185,16 +185,18 @@ def test_matches_reference_float32():
 
 
 def test_interpolate_recovers_screen_position_and_depth():
-    vertices, triangles = random_mesh(3, 16, 16)
+    # The shapes of test_matches_reference_float32, to share its compiled rasterizer.
+    vertices, triangles = random_mesh(3, 24, 32)
     vertices = jnp.asarray(vertices, jnp.float32)
-    affine = raster(vertices, triangles, height=16, width=16, perspective_correct=False)
+    size = {"height": 24, "width": 32, "max_tiles": MAX_TILES}
+    affine = raster(vertices, triangles, perspective_correct=False, **size)
     xy = interp(affine, triangles, vertices[:, :2])
-    grid = np.stack(np.meshgrid(np.arange(16) + 0.5, np.arange(16) + 0.5), -1)
+    grid = np.stack(np.meshgrid(np.arange(32) + 0.5, np.arange(24) + 0.5), -1)
     covered = np.asarray(affine.mask) > 0
     np.testing.assert_allclose(np.asarray(xy)[covered], grid[covered], atol=1e-4)
     np.testing.assert_array_equal(np.asarray(xy)[~covered], 0.0)
     # Perspective-correct barycentrics blend camera-space quantities: depth is one of them.
-    frags = raster(vertices, triangles, height=16, width=16)
+    frags = raster(vertices, triangles, **size)
     z = interp(frags, triangles, vertices[:, 2:])[..., 0]
     covered = np.asarray(frags.mask) > 0
     np.testing.assert_allclose(np.asarray(z)[covered], frags.depth[covered], rtol=1e-5)
@@ -212,15 +214,15 @@ def test_batch_dims_vmap_and_eager_match_a_jitted_loop():
     batch = [random_mesh(seed, 12, 12, num_vertices=10, num_triangles=8) for seed in range(3)]
     triangles = batch[0][1]
     vertices = jnp.asarray(np.stack([v for v, _ in batch]), jnp.float32)
-    colours = jax.random.uniform(jax.random.key(0), vertices.shape)
+    colours = jnp.asarray(np.random.default_rng(0).uniform(size=vertices.shape), jnp.float32)
     loop = [raster(v, triangles, height=12, width=12) for v in vertices]
     stacked = jax.tree.map(lambda *x: jnp.stack(x), *loop)
-    batched = raster(vertices, triangles, height=12, width=12)
-    chunked = raster(vertices, triangles, height=12, width=12, batch_chunk=2)  # 2 + 1 padded
+    # Chunks of 2 images (the last padded): batch dims inside a chunk and the loop over chunks.
+    batched = raster(vertices, triangles, height=12, width=12, batch_chunk=2)
     mapped = jax.vmap(functools.partial(raster, height=12, width=12), (0, None))(
         vertices, triangles
     )
-    for result in (batched, chunked, mapped):
+    for result in (batched, mapped):
         assert isinstance(result, Fragments)
         assert result.triangle_id.shape == (3, 12, 12)
         _assert_same_fragments(result, stacked)
@@ -247,7 +249,6 @@ def test_gradients_match_finite_differences(x64):
         depth = jnp.where(frags.mask > 0, frags.depth, 0.0)
         return jnp.sum(image * weights) + jnp.sum(depth)
 
+    # Finite differences move the barycentrics, so a missing position gradient fails here.
     args = (jnp.asarray(vertices), jnp.asarray(colours))
-    grad_vertices = jax.grad(loss)(*args)
-    assert np.abs(np.asarray(grad_vertices)[:, :2]).max() > 0  # positions do get a gradient
     check_grads(loss, args, order=1, modes=("rev",), eps=GRAD_EPS, atol=GRAD_TOL, rtol=GRAD_TOL)

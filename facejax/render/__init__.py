@@ -3,9 +3,11 @@
 The rasterizer (``rasterize``, ``interpolate``, ``soft_silhouette``) takes screen-space vertices
 (pixel x, y and depth, as ``facejax.geometry`` projections return them) and imports nothing
 else from facejax; ``shade_vertices`` / ``shade_pixels`` add ``facejax.lighting``'s SH shading.
-See docs/render.md.
+``render_face`` (and its ``Rendering``) is the one call from a morphable model and its
+parameters to an image. See docs/render.md.
 """
 
+from facejax.render.face import Rendering, render_face, to_uint8
 from facejax.render.interpolate import interpolate
 from facejax.render.maps import depth_map, landmark_visibility, normal_map
 from facejax.render.rasterize import (
@@ -19,6 +21,7 @@ from facejax.render.soft import boundary_triangles, default_soft_max_tiles, soft
 
 __all__ = [
     "Fragments",
+    "Rendering",
     "boundary_triangles",
     "composite",
     "default_batch_chunk",
@@ -29,7 +32,9 @@ __all__ = [
     "landmark_visibility",
     "normal_map",
     "rasterize",
+    "render_face",
     "shade_pixels",
     "shade_vertices",
     "soft_silhouette",
+    "to_uint8",
 ]

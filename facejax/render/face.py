@@ -14,7 +14,9 @@ from flax import struct
 
 from facejax import geometry, lighting, morphable
 from facejax.render.interpolate import interpolate
+from facejax.render.maps import landmark_visibility, normal_map
 from facejax.render.rasterize import Fragments, rasterize
+from facejax.render.shade import composite
 
 Array = Any
 
@@ -48,30 +50,6 @@ class Rendering:
     fragments: Fragments
     landmarks_2d: Array
     landmark_visibility: Array
-
-
-def landmark_visibility(
-    fragments: Fragments, points, tolerance=DEFAULT_VISIBILITY_TOLERANCE_MM
-) -> Array:
-    """Which projected points are visible, by the z-buffer of ``fragments``.
-
-    Args:
-      fragments: unbatched ``[H, W]`` fragments.
-      points: ``[L, 3]`` projected ``(x, y, depth)``.
-      tolerance: depth slack (units of depth) for points lying on the surface itself.
-
-    Returns:
-      ``[L]`` float (no gradient): 1 if the point falls inside the image and is no more than
-      ``tolerance`` behind the visible surface at its pixel.
-    """
-    height, width = fragments.depth.shape
-    points = jax.lax.stop_gradient(points)
-    col = jnp.floor(points[:, 0]).astype(jnp.int32)
-    row = jnp.floor(points[:, 1]).astype(jnp.int32)
-    inside = (col >= 0) & (col < width) & (row >= 0) & (row < height)
-    surface = fragments.depth[jnp.clip(row, 0, height - 1), jnp.clip(col, 0, width - 1)]
-    visible = inside & (points[:, 2] <= surface + tolerance)
-    return visible.astype(points.dtype)
 
 
 def render_face(
@@ -117,27 +95,28 @@ def render_face(
         window=window,
         max_tiles=max_tiles,
     )
-    attributes = jnp.concatenate([face.colors, face.albedo, face.normals], axis=-1)
-    maps = interpolate(fragments, model.triangles, attributes)
-    colors, albedo_map, normal_map = maps[..., :3], maps[..., 3:6], maps[..., 6:]
-    normal_map = geometry.safe_normalize(normal_map)
+    albedo_map = interpolate(fragments, model.triangles, face.albedo)
+    normals_map = normal_map(fragments, model.triangles, face.normals)
     if per_pixel_shading:
-        colors = lighting.shade(albedo_map, normal_map, params.sh_coeffs)
-    mask = fragments.mask
+        colors = lighting.shade(albedo_map, normals_map, params.sh_coeffs)
+    else:  # shaded at the vertices (face.colors), then interpolated
+        colors = interpolate(fragments, model.triangles, face.colors)
     if background is None:
-        background = jnp.zeros((height, width, 3), colors.dtype)
-    background = jnp.broadcast_to(jnp.asarray(background, colors.dtype), (height, width, 3))
-    image = jnp.where(mask[..., None] > 0, colors, background)
+        background = jnp.zeros((3,), colors.dtype)
+    image = composite(colors, fragments.mask, jnp.asarray(background, colors.dtype))
     landmarks_2d = face.landmarks_2d
     if model.num_landmarks:
-        visibility = landmark_visibility(fragments, landmarks_2d)
+        visible = landmark_visibility(
+            fragments, jax.lax.stop_gradient(landmarks_2d), DEFAULT_VISIBILITY_TOLERANCE_MM
+        )
+        visibility = visible.astype(colors.dtype)
     else:
         visibility = jnp.zeros((0,), colors.dtype)
     return Rendering(
         image=image,
-        mask=mask,
+        mask=fragments.mask,
         depth=fragments.depth,
-        normals=normal_map,
+        normals=normals_map,
         albedo=albedo_map,
         fragments=fragments,
         landmarks_2d=landmarks_2d,

@@ -13,33 +13,17 @@ ATOL_COLOUR = 1e-6
 NUM_ID, NUM_TEX, NUM_EXP = 4, 3, 2
 
 
-def _face_grid(nx=5, ny=4):
-    """A face-like open surface (mm) facing +z, triangles counter-clockwise seen from +z."""
-    x, y = np.meshgrid(np.linspace(-60.0, 60.0, nx), np.linspace(-70.0, 70.0, ny))
-    z = 90.0 - 0.006 * (x**2 + (y + 10.0) ** 2)
-    triangles = []
-    for r in range(ny - 1):
-        for c in range(nx - 1):
-            k = r * nx + c
-            triangles += [[k, k + 1, k + nx], [k + 1, k + nx + 1, k + nx]]
-    return np.stack([x, y, z], axis=-1).reshape(-1, 3), np.asarray(triangles)
-
-
-def _orthonormal(rows, cols, seed):
-    return np.linalg.qr(np.random.default_rng(seed).normal(size=(rows, cols)))[0]
-
-
-def _bfm_variables():
+def _bfm_variables(kit):
     """The variables of 01_MorphableModel.mat, with its dtypes, shapes, units and winding."""
-    mean_mm, ccw = _face_grid()
+    mean_mm, ccw = kit.face_grid()
     v3 = mean_mm.size
     rng = np.random.default_rng(1)
     return {
         "shapeMU": (mean_mm.reshape(-1, 1) * 1000.0).astype(np.float32),  # micrometres
-        "shapePC": _orthonormal(v3, NUM_ID, 2).astype(np.float32),
+        "shapePC": kit.orthonormal(v3, NUM_ID, 2).astype(np.float32),
         "shapeEV": np.array([[4000.0], [2500.0], [900.0], [300.0]], np.float32),
         "texMU": rng.uniform(60, 200, size=(v3, 1)).astype(np.float32),  # 0..255
-        "texPC": _orthonormal(v3, NUM_TEX, 3).astype(np.float32),
+        "texPC": kit.orthonormal(v3, NUM_TEX, 3).astype(np.float32),
         "texEV": np.array([[40.0], [20.0], [5.0]], np.float32),
         "tl": (ccw[:, [0, 2, 1]] + 1).astype(np.float64),  # 1-based, clockwise from outside
         "segbin": np.ones((v3 // 3, 4), np.uint8),
@@ -99,8 +83,8 @@ def _nose_normal_z(model):
 
 
 @pytest.fixture
-def bfm_v5(tmp_path):
-    var = _bfm_variables()
+def bfm_v5(tmp_path, kit):
+    var = _bfm_variables(kit)
     path = tmp_path / "01_MorphableModel.mat"
     scipy.io.savemat(path, var)
     return path, var
@@ -124,10 +108,10 @@ def test_v5_against_bfm_formula(bfm_v5):
     np.testing.assert_allclose(model.identity_std[0], 4.0, rtol=1e-6)
 
 
-def test_triangles_flipped_to_outward(bfm_v5):
+def test_triangles_flipped_to_outward(bfm_v5, kit):
     path, var = bfm_v5
     model = load_bfm2009(path)
-    _, ccw = _face_grid()
+    _, ccw = kit.face_grid()
     np.testing.assert_array_equal(model.triangles, ccw)
     assert model.triangles.dtype == np.int32
     assert _nose_normal_z(model) > 0
@@ -166,12 +150,12 @@ def test_landmark_file(tmp_path, bfm_v5, one_based):
     np.testing.assert_allclose(positions, var["shapeMU"].reshape(-1, 3)[indices] / 1000.0)
 
 
-def test_expression_file(tmp_path, bfm_v5):
+def test_expression_file(tmp_path, bfm_v5, kit):
     path, var = bfm_v5
     v3 = var["shapeMU"].size
     exp = {
         "expMU": np.random.default_rng(5).normal(size=(v3, 1)) * 100.0,
-        "expPC": _orthonormal(v3, NUM_EXP, 6),
+        "expPC": kit.orthonormal(v3, NUM_EXP, 6),
         "expEV": np.array([[3000.0], [1000.0]]),
     }
     scipy.io.savemat(tmp_path / "exp.mat", exp)
@@ -187,15 +171,15 @@ def test_expression_file(tmp_path, bfm_v5):
         load_bfm2009(path, expression=tmp_path / "small.mat")
 
 
-def test_face3d_struct_layout(tmp_path):
+def test_face3d_struct_layout(tmp_path, kit):
     """face3d's BFM.mat: one struct 'model', tri as [3, F], 1-based kpt_ind, expression."""
-    var = _bfm_variables()
+    var = _bfm_variables(kit)
     v3 = var["shapeMU"].size
     struct = {k: var[k] for k in ("shapeMU", "shapePC", "shapeEV", "texMU", "texPC", "texEV")}
     struct["tri"] = var["tl"].T
     struct["kpt_ind"] = (np.arange(68) % 20 + 1).astype(np.float64).reshape(1, -1)
     struct["expMU"] = np.zeros((v3, 1), np.float32)
-    struct["expPC"] = _orthonormal(v3, NUM_EXP, 7).astype(np.float32)
+    struct["expPC"] = kit.orthonormal(v3, NUM_EXP, 7).astype(np.float32)
     struct["expEV"] = np.array([[2000.0], [500.0]], np.float32)
     scipy.io.savemat(tmp_path / "BFM.mat", {"model": struct})
     model = load_bfm2009(tmp_path / "BFM.mat")
@@ -204,8 +188,8 @@ def test_face3d_struct_layout(tmp_path):
     assert _nose_normal_z(model) > 0
 
 
-def test_missing_and_misshapen_fields(tmp_path):
-    var = _bfm_variables()
+def test_missing_and_misshapen_fields(tmp_path, kit):
+    var = _bfm_variables(kit)
     scipy.io.savemat(tmp_path / "nopc.mat", {k: v for k, v in var.items() if k != "shapePC"})
     with pytest.raises(ValueError, match=r"nopc\.mat: field 'shapePC' missing"):
         load_bfm2009(tmp_path / "nopc.mat")

@@ -14,39 +14,23 @@ ATOL_COLOUR = 1e-6
 NUM_ID, NUM_EXP, NUM_COLOUR = 5, 3, 2
 
 
-def _face_grid(nx=5, ny=4):
-    """A face-like open surface (mm) facing +z, triangles counter-clockwise seen from +z."""
-    x, y = np.meshgrid(np.linspace(-60.0, 60.0, nx), np.linspace(-70.0, 70.0, ny))
-    z = 90.0 - 0.006 * (x**2 + (y + 10.0) ** 2)
-    triangles = []
-    for r in range(ny - 1):
-        for c in range(nx - 1):
-            k = r * nx + c
-            triangles += [[k, k + 1, k + nx], [k + 1, k + nx + 1, k + nx]]
-    return np.stack([x, y, z], axis=-1).reshape(-1, 3), np.asarray(triangles)
-
-
-def _orthonormal(rows, cols, seed):
-    return np.linalg.qr(np.random.default_rng(seed).normal(size=(rows, cols)))[0]
-
-
-def _pca(mean, num, seed, scale):
+def _pca(kit, mean, num, seed, scale):
     rng = np.random.default_rng(seed)
     return {
         "mean": mean.astype(np.float32),
-        "pcaBasis": _orthonormal(mean.size, num, seed).astype(np.float32),
+        "pcaBasis": kit.orthonormal(mean.size, num, seed).astype(np.float32),
         "pcaVariance": (np.sort(rng.uniform(0.5, 2.0, num))[::-1] * scale).astype(np.float32),
         "noiseVariance": np.float32(1e-3),
     }
 
 
-def _write_bfm2017(path, drop=None):
-    mean_mm, ccw = _face_grid()
+def _write_bfm2017(kit, path, drop=None):
+    mean_mm, ccw = kit.face_grid()
     v3 = mean_mm.size
     groups = {
-        "shape": _pca(mean_mm.reshape(-1), NUM_ID, 1, 25.0),
-        "expression": _pca(np.random.default_rng(2).normal(size=v3) * 0.5, NUM_EXP, 3, 9.0),
-        "color": _pca(np.full(v3, 0.55), NUM_COLOUR, 4, 0.01),
+        "shape": _pca(kit, mean_mm.reshape(-1), NUM_ID, 1, 25.0),
+        "expression": _pca(kit, np.random.default_rng(2).normal(size=v3) * 0.5, NUM_EXP, 3, 9.0),
+        "color": _pca(kit, np.full(v3, 0.55), NUM_COLOUR, 4, 0.01),
     }
     with h5py.File(path, "w") as f:
         for group, model in groups.items():
@@ -62,9 +46,9 @@ def _write_bfm2017(path, drop=None):
 
 
 @pytest.fixture
-def bfm_file(tmp_path):
+def bfm_file(tmp_path, kit):
     path = tmp_path / "model2017-1_face12_nomouth.h5"
-    return path, _write_bfm2017(path)
+    return path, _write_bfm2017(kit, path)
 
 
 def _decode(model, alpha, beta, gamma):
@@ -115,10 +99,10 @@ def test_float64_and_mean_includes_expression_mean(bfm_file, x64):
     np.testing.assert_allclose(model.mean_shape, ref, atol=ATOL_MM_F64)
 
 
-def test_triangles_outward(bfm_file):
+def test_triangles_outward(bfm_file, kit):
     path, _ = bfm_file
     model = load_bfm2017(path)
-    _, ccw = _face_grid()
+    _, ccw = kit.face_grid()
     np.testing.assert_array_equal(model.triangles, ccw)
     v = np.asarray(model.mean_shape, np.float64)
     t = np.asarray(model.triangles)
@@ -134,10 +118,10 @@ def test_landmark_file(tmp_path, bfm_file):
     assert model.num_landmarks == 68
 
 
-def test_without_expression_and_colour(tmp_path):
-    mean_mm, ccw = _face_grid()
+def test_without_expression_and_colour(tmp_path, kit):
+    mean_mm, ccw = kit.face_grid()
     with h5py.File(tmp_path / "shape_only.h5", "w") as f:
-        for key, value in _pca(mean_mm.reshape(-1), 2, 1, 4.0).items():
+        for key, value in _pca(kit, mean_mm.reshape(-1), 2, 1, 4.0).items():
             f[f"shape/model/{key}"] = value
         f["shape/representer/cells"] = ccw.T
     model = load_bfm2017(tmp_path / "shape_only.h5")
@@ -152,16 +136,16 @@ def test_without_expression_and_colour(tmp_path):
         ("color/model/pcaVariance", r"field '/color/model/pcaVariance' missing"),
     ],
 )
-def test_missing_datasets(tmp_path, drop, message):
+def test_missing_datasets(tmp_path, drop, message, kit):
     path = tmp_path / "broken.h5"
-    _write_bfm2017(path, drop=drop)
+    _write_bfm2017(kit, path, drop=drop)
     with pytest.raises(ValueError, match=rf"broken\.h5: {message}"):
         load_bfm2017(path)
 
 
-def test_misshapen_basis_and_non_hdf5(tmp_path):
+def test_misshapen_basis_and_non_hdf5(tmp_path, kit):
     path = tmp_path / "bad.h5"
-    _write_bfm2017(path)
+    _write_bfm2017(kit, path)
     with h5py.File(path, "r+") as f:
         del f["expression/model/pcaBasis"]
         f["expression/model/pcaBasis"] = np.zeros((7, NUM_EXP), np.float32)

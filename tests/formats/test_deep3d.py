@@ -12,21 +12,9 @@ ATOL_COLOUR = 1e-6
 NUM_ID, NUM_EXP, NUM_TEX = 5, 4, 3
 
 
-def _face_grid(nx=5, ny=4):
-    """A face-like open surface (mm) facing +z, triangles counter-clockwise seen from +z."""
-    x, y = np.meshgrid(np.linspace(-60.0, 60.0, nx), np.linspace(-70.0, 70.0, ny))
-    z = 90.0 - 0.006 * (x**2 + (y + 10.0) ** 2)
-    triangles = []
-    for r in range(ny - 1):
-        for c in range(nx - 1):
-            k = r * nx + c
-            triangles += [[k, k + 1, k + nx], [k + 1, k + nx + 1, k + nx]]
-    return np.stack([x, y, z], axis=-1).reshape(-1, 3), np.asarray(triangles)
-
-
-def _deep3d_variables(winding="ccw"):
+def _deep3d_variables(kit, winding="ccw"):
     """Variables as util/load_mats.py:transferBFM09 saves them (decimetres, bases x std)."""
-    mean_mm, ccw = _face_grid()
+    mean_mm, ccw = kit.face_grid()
     v3, num_v = mean_mm.size, len(mean_mm)
     rng = np.random.default_rng(0)
     tri = ccw if winding == "ccw" else ccw[:, [0, 2, 1]]
@@ -69,8 +57,8 @@ def _decode(model, alpha, beta, gamma):
 
 
 @pytest.fixture
-def deep3d_file(tmp_path):
-    var = _deep3d_variables()
+def deep3d_file(tmp_path, kit):
+    var = _deep3d_variables(kit)
     path = tmp_path / "BFM_model_front.mat"
     scipy.io.savemat(path, var)
     return path, var
@@ -98,9 +86,9 @@ def test_float64(deep3d_file, x64):
     np.testing.assert_allclose(shape, _reference(var, alpha, beta, gamma)[0], atol=ATOL_MM_F64)
 
 
-def test_units_are_millimetres(deep3d_file):
+def test_units_are_millimetres(deep3d_file, kit):
     path, _ = deep3d_file
-    mean_mm, _ = _face_grid()
+    mean_mm, _ = kit.face_grid()
     np.testing.assert_allclose(load_deep3d(path).mean_shape, mean_mm, rtol=1e-6)
 
 
@@ -119,15 +107,15 @@ def test_landmarks_and_masks(deep3d_file):
 
 
 @pytest.mark.parametrize("winding", ["ccw", "cw"])
-def test_triangles_outward_whatever_the_file_winding(tmp_path, winding):
-    scipy.io.savemat(tmp_path / "m.mat", _deep3d_variables(winding))
+def test_triangles_outward_whatever_the_file_winding(tmp_path, winding, kit):
+    scipy.io.savemat(tmp_path / "m.mat", _deep3d_variables(kit, winding))
     model = load_deep3d(tmp_path / "m.mat")
-    _, ccw = _face_grid()
+    _, ccw = kit.face_grid()
     np.testing.assert_array_equal(model.triangles, ccw)
 
 
-def test_missing_and_bad_fields(tmp_path):
-    var = _deep3d_variables()
+def test_missing_and_bad_fields(tmp_path, kit):
+    var = _deep3d_variables(kit)
     scipy.io.savemat(tmp_path / "noid.mat", {k: v for k, v in var.items() if k != "idBase"})
     with pytest.raises(ValueError, match=r"noid\.mat: field 'idBase' missing"):
         load_deep3d(tmp_path / "noid.mat")

@@ -12,40 +12,24 @@ ATOL_MICROMETRE_F32 = 2e-3  # mm, for a face stored in float32 micrometres
 NUM_ID, NUM_EXP, NUM_COLOUR = 4, 2, 3
 
 
-def _face_grid(nx=5, ny=4):
-    """A face-like open surface (mm) facing +z, triangles counter-clockwise seen from +z."""
-    x, y = np.meshgrid(np.linspace(-60.0, 60.0, nx), np.linspace(-70.0, 70.0, ny))
-    z = 90.0 - 0.006 * (x**2 + (y + 10.0) ** 2)
-    triangles = []
-    for r in range(ny - 1):
-        for c in range(nx - 1):
-            k = r * nx + c
-            triangles += [[k, k + 1, k + nx], [k + 1, k + nx + 1, k + nx]]
-    return np.stack([x, y, z], axis=-1).reshape(-1, 3), np.asarray(triangles)
-
-
-def _orthonormal(rows, cols, seed):
-    return np.linalg.qr(np.random.default_rng(seed).normal(size=(rows, cols)))[0]
-
-
-def _eos_parts(unit_scale=1.0):
-    mean_mm, ccw = _face_grid()
+def _eos_parts(kit, unit_scale=1.0):
+    mean_mm, ccw = kit.face_grid()
     v3 = mean_mm.size
     return {
         "tri": ccw.tolist(),
         "shape": (
             (mean_mm.reshape(-1) * unit_scale).astype(np.float32),
-            _orthonormal(v3, NUM_ID, 1).astype(np.float32),
+            kit.orthonormal(v3, NUM_ID, 1).astype(np.float32),
             (np.array([16.0, 9.0, 4.0, 1.0]) * unit_scale**2).astype(np.float32),  # variances
         ),
         "expression": (
             (np.random.default_rng(2).normal(size=v3) * unit_scale).astype(np.float32),
-            _orthonormal(v3, NUM_EXP, 3).astype(np.float32),
+            kit.orthonormal(v3, NUM_EXP, 3).astype(np.float32),
             (np.array([4.0, 2.25]) * unit_scale**2).astype(np.float32),
         ),
         "colour": (
             np.full(v3, 0.5, np.float32),
-            _orthonormal(v3, NUM_COLOUR, 4).astype(np.float32),
+            kit.orthonormal(v3, NUM_COLOUR, 4).astype(np.float32),
             np.array([0.01, 0.004, 0.001], np.float32),
         ),
     }
@@ -73,10 +57,10 @@ def _reference(parts, alpha, beta, unit_scale=1.0):
     return shape.reshape(-1, 3) / unit_scale
 
 
-def test_pca_expression_model(tmp_path):
+def test_pca_expression_model(tmp_path, kit):
     eos = pytest.importorskip("eos")
     m = eos.morphablemodel
-    parts = _eos_parts()
+    parts = _eos_parts(kit)
     model = m.MorphableModel(
         m.PcaModel(*parts["shape"], parts["tri"]),
         m.PcaModel(*parts["expression"], parts["tri"]),
@@ -95,14 +79,14 @@ def test_pca_expression_model(tmp_path):
         _decode(loaded, alpha, beta), np.asarray(eos_sample.vertices), atol=ATOL_MM_F32
     )
     np.testing.assert_allclose(loaded.albedo_std, np.sqrt(parts["colour"][2]), rtol=1e-6)
-    _, ccw = _face_grid()
+    _, ccw = kit.face_grid()
     np.testing.assert_array_equal(loaded.triangles, ccw)
 
 
-def test_blendshapes_and_separate_file(tmp_path):
+def test_blendshapes_and_separate_file(tmp_path, kit):
     eos = pytest.importorskip("eos")
     m = eos.morphablemodel
-    parts = _eos_parts()
+    parts = _eos_parts(kit)
     v3 = parts["shape"][0].size
     deformations = np.random.default_rng(9).normal(size=(2, v3)).astype(np.float32)
     shapes = [m.Blendshape(n, d) for n, d in zip(("smile", "jaw_open"), deformations, strict=True)]
@@ -125,10 +109,10 @@ def test_blendshapes_and_separate_file(tmp_path):
     np.testing.assert_allclose(both.expression_basis, loaded.expression_basis)
 
 
-def test_micrometre_model_is_converted(tmp_path):
+def test_micrometre_model_is_converted(tmp_path, kit):
     eos = pytest.importorskip("eos")
     m = eos.morphablemodel
-    parts = _eos_parts(unit_scale=1000.0)  # like convert-bfm2009-to-eos.py output
+    parts = _eos_parts(kit, unit_scale=1000.0)  # like convert-bfm2009-to-eos.py output
     model = m.MorphableModel(
         m.PcaModel(*parts["shape"], parts["tri"]),
         m.PcaModel(*parts["expression"], parts["tri"]),
@@ -143,10 +127,10 @@ def test_micrometre_model_is_converted(tmp_path):
     np.testing.assert_array_equal(explicit.mean_shape, inferred.mean_shape)
 
 
-def test_landmarks_and_bad_files(tmp_path):
+def test_landmarks_and_bad_files(tmp_path, kit):
     eos = pytest.importorskip("eos")
     m = eos.morphablemodel
-    parts = _eos_parts()
+    parts = _eos_parts(kit)
     shape_model = m.PcaModel(*parts["shape"], parts["tri"])
     m.save_model(m.MorphableModel(shape_model, m.PcaModel()), str(tmp_path / "s.bin"))
     (tmp_path / "lmk.txt").write_text(" ".join(str(i % 20 + 1) for i in range(68)))
@@ -159,8 +143,8 @@ def test_landmarks_and_bad_files(tmp_path):
         eos_format.load_eos(tmp_path / "junk.bin")
 
 
-def test_unit_inference():
-    mean_mm, _ = _face_grid()
+def test_unit_inference(kit):
+    mean_mm, _ = kit.face_grid()
     assert eos_format.infer_length_scale(mean_mm) == 1.0
     assert eos_format.infer_length_scale(mean_mm * 1000.0) == 1e-3
     assert eos_format.infer_length_scale(mean_mm / 1000.0) == 1e3

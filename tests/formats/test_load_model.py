@@ -13,20 +13,8 @@ from facejax.formats import detect_format, load_model, save_model
 from facejax.morphable import create_model
 
 
-def _face_grid(nx=5, ny=4):
-    """A face-like open surface (mm) facing +z, triangles counter-clockwise seen from +z."""
-    x, y = np.meshgrid(np.linspace(-60.0, 60.0, nx), np.linspace(-70.0, 70.0, ny))
-    z = 90.0 - 0.006 * (x**2 + (y + 10.0) ** 2)
-    triangles = []
-    for r in range(ny - 1):
-        for c in range(nx - 1):
-            k = r * nx + c
-            triangles += [[k, k + 1, k + nx], [k + 1, k + nx + 1, k + nx]]
-    return np.stack([x, y, z], axis=-1).reshape(-1, 3), np.asarray(triangles)
-
-
-def _bfm2009(path):
-    mean, tri = _face_grid()
+def _bfm2009(kit, path):
+    mean, tri = kit.face_grid()
     scipy.io.savemat(
         path,
         {
@@ -38,8 +26,8 @@ def _bfm2009(path):
     )
 
 
-def _deep3d(path):
-    mean, tri = _face_grid()
+def _deep3d(kit, path):
+    mean, tri = kit.face_grid()
     scipy.io.savemat(
         path,
         {
@@ -53,11 +41,11 @@ def _deep3d(path):
     )
 
 
-def test_detect_by_extension_and_keys(tmp_path):
-    mean, tri = _face_grid()
+def test_detect_by_extension_and_keys(tmp_path, kit):
+    mean, tri = kit.face_grid()
     save_model(create_model(mean, tri), tmp_path / "m.npz")
-    _bfm2009(tmp_path / "bfm.mat")
-    _deep3d(tmp_path / "deep.mat")
+    _bfm2009(kit, tmp_path / "bfm.mat")
+    _deep3d(kit, tmp_path / "deep.mat")
     with h5py.File(tmp_path / "model2017.h5", "w") as f:
         f["shape/model/mean"] = mean.reshape(-1)
     (tmp_path / "sfm.bin").write_bytes(b"\x00")
@@ -119,16 +107,16 @@ def test_missing_file(tmp_path):
         detect_format(str(tmp_path / "nowhere.mat"))
 
 
-def test_unknown_format_argument(tmp_path):
-    _bfm2009(tmp_path / "bfm.mat")
+def test_unknown_format_argument(tmp_path, kit):
+    _bfm2009(kit, tmp_path / "bfm.mat")
     with pytest.raises(ValueError, match=r"unknown model format 'bfm2019'.*'native', 'bfm2009'"):
         load_model(tmp_path / "bfm.mat", format="bfm2019")
 
 
-def test_dispatch_reads_the_models(tmp_path):
-    mean, tri = _face_grid()
-    _bfm2009(tmp_path / "bfm.mat")
-    _deep3d(tmp_path / "deep.mat")
+def test_dispatch_reads_the_models(tmp_path, kit):
+    mean, tri = kit.face_grid()
+    _bfm2009(kit, tmp_path / "bfm.mat")
+    _deep3d(kit, tmp_path / "deep.mat")
     bfm = load_model(str(tmp_path / "bfm.mat"), dtype=np.float64)
     deep = load_model(tmp_path / "deep.mat")
     for model in (bfm, deep):
@@ -173,8 +161,8 @@ def test_synthetic_dispatch(monkeypatch, source, variant):
     assert calls == [variant]
 
 
-def test_options_are_checked_against_the_reader(tmp_path):
-    _deep3d(tmp_path / "deep.mat")
+def test_options_are_checked_against_the_reader(tmp_path, kit):
+    _deep3d(kit, tmp_path / "deep.mat")
     with pytest.raises(
         ValueError, match=r"the deep3d reader takes no landmarks= \(it takes: dtype=\)"
     ):

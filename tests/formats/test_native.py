@@ -12,20 +12,8 @@ from facejax.morphable import Skinning, create_model
 NUM_JOINTS = 3
 
 
-def _face_grid(nx=5, ny=4):
-    """A face-like open surface (mm) facing +z, triangles counter-clockwise seen from +z."""
-    x, y = np.meshgrid(np.linspace(-60.0, 60.0, nx), np.linspace(-70.0, 70.0, ny))
-    z = 90.0 - 0.006 * (x**2 + (y + 10.0) ** 2)
-    triangles = []
-    for r in range(ny - 1):
-        for c in range(nx - 1):
-            k = r * nx + c
-            triangles += [[k, k + 1, k + nx], [k + 1, k + nx + 1, k + nx]]
-    return np.stack([x, y, z], axis=-1).reshape(-1, 3), np.asarray(triangles)
-
-
-def _model(dtype=np.float32, masks=True, skinning=True):
-    mean, triangles = _face_grid()
+def _model(kit, dtype=np.float32, masks=True, skinning=True):
+    mean, triangles = kit.face_grid()
     v = len(mean)
     rng = np.random.default_rng(0)
     skin = None
@@ -94,16 +82,16 @@ def _assert_same(a, b):
 
 
 @pytest.mark.parametrize("masks, skinning", [(True, True), (False, False)])
-def test_round_trip_is_exact(tmp_path, masks, skinning):
-    model = _model(masks=masks, skinning=skinning)
+def test_round_trip_is_exact(tmp_path, masks, skinning, kit):
+    model = _model(kit, masks=masks, skinning=skinning)
     path = tmp_path / "model.facejax"  # no .npz appended
     save_model(model, path)
     assert path.exists()
     _assert_same(model, load_native(path))
 
 
-def test_round_trip_float64(tmp_path, x64):
-    model = _model(dtype=np.float64)
+def test_round_trip_float64(tmp_path, x64, kit):
+    model = _model(kit, dtype=np.float64)
     save_model(model, tmp_path / "m.npz")
     loaded = load_native(tmp_path / "m.npz")
     assert loaded.dtype == np.float64
@@ -111,8 +99,8 @@ def test_round_trip_float64(tmp_path, x64):
     assert load_native(tmp_path / "m.npz", dtype=np.float32).dtype == np.float32
 
 
-def test_metadata_is_json_without_pickle(tmp_path):
-    save_model(_model(), tmp_path / "m.npz")
+def test_metadata_is_json_without_pickle(tmp_path, kit):
+    save_model(_model(kit), tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz", allow_pickle=False) as npz:
         metadata = json.loads(npz["metadata"].tobytes().decode("utf-8"))
         assert all(npz[k].dtype != object for k in npz.files)
@@ -130,8 +118,8 @@ def _rewrite(path, out, **changes):
         np.savez(f, **arrays)
 
 
-def test_wrong_shape_names_file_and_field(tmp_path):
-    save_model(_model(), tmp_path / "m.npz")
+def test_wrong_shape_names_file_and_field(tmp_path, kit):
+    save_model(_model(kit), tmp_path / "m.npz")
     _rewrite(tmp_path / "m.npz", tmp_path / "bad.npz", identity_std=np.ones(3, np.float32))
     with pytest.raises(ValueError, match=r"bad\.npz: field 'identity_std' must have 4 entries"):
         load_native(tmp_path / "bad.npz")
@@ -143,8 +131,8 @@ def test_wrong_shape_names_file_and_field(tmp_path):
         load_native(tmp_path / "gone.npz")
 
 
-def test_pickled_object_array_is_refused(tmp_path):
-    save_model(_model(), tmp_path / "m.npz")
+def test_pickled_object_array_is_refused(tmp_path, kit):
+    save_model(_model(kit), tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz") as npz:
         arrays = {k: npz[k] for k in npz.files}
     arrays["extra"] = np.array([{"payload": 1}], dtype=object)
@@ -153,7 +141,7 @@ def test_pickled_object_array_is_refused(tmp_path):
         load_native(tmp_path / "pickled.npz")
 
 
-def test_foreign_files(tmp_path):
+def test_foreign_files(tmp_path, kit):
     with pytest.raises(FileNotFoundError, match="missing.npz"):
         load_native(tmp_path / "missing.npz")
     np.savez(tmp_path / "plain.npz", a=np.zeros(3))
@@ -162,7 +150,7 @@ def test_foreign_files(tmp_path):
     (tmp_path / "text.npz").write_text("not a zip")
     with pytest.raises(ValueError, match=r"text\.npz: not a facejax \.npz model file"):
         load_native(tmp_path / "text.npz")
-    save_model(_model(), tmp_path / "m.npz")
+    save_model(_model(kit), tmp_path / "m.npz")
     future = json.dumps({"format": "facejax.MorphableModel", "version": 99}).encode()
     _rewrite(tmp_path / "m.npz", tmp_path / "new.npz", metadata=np.frombuffer(future, np.uint8))
     with pytest.raises(ValueError, match=r"new\.npz: written by a newer facejax"):

@@ -1,0 +1,35 @@
+"""Shared pieces of the model-file reader tests: a small face-like surface and PCA bases."""
+
+import numpy as np
+import pytest
+
+
+def _face_grid(nx=5, ny=4):
+    """A face-like open surface (mm) facing +z, triangles counter-clockwise seen from +z.
+
+    Returns:
+      ``([nx * ny, 3]`` float64 vertices in mm, ``[2 (nx - 1)(ny - 1), 3]`` int triangles``)``.
+    """
+    x, y = np.meshgrid(np.linspace(-60.0, 60.0, nx), np.linspace(-70.0, 70.0, ny))
+    z = 90.0 - 0.006 * (x**2 + (y + 10.0) ** 2)
+    triangles = []
+    for r in range(ny - 1):
+        for c in range(nx - 1):
+            k = r * nx + c
+            triangles += [[k, k + 1, k + nx], [k + 1, k + nx + 1, k + nx]]
+    return np.stack([x, y, z], axis=-1).reshape(-1, 3), np.asarray(triangles)
+
+
+def _orthonormal(rows, cols, seed):
+    """``[rows, cols]`` float64 with orthonormal columns, seeded (a PCA basis)."""
+    return np.linalg.qr(np.random.default_rng(seed).normal(size=(rows, cols)))[0]
+
+
+class FormatKit:
+    face_grid = staticmethod(_face_grid)
+    orthonormal = staticmethod(_orthonormal)
+
+
+@pytest.fixture
+def kit():
+    return FormatKit

@@ -28,10 +28,10 @@ import os
 
 import numpy as np
 
-from facejax.formats.landmark_files import read_vertex_indices
+from facejax.formats.load import create_file_model
 from facejax.formats.matlab import load_mat, mat_keys, require_array
 from facejax.formats.mesh_files import orient_outward
-from facejax.morphable import MorphableModel, create_model
+from facejax.morphable import MorphableModel
 
 MICROMETRES_TO_MM = 1e-3
 COLOUR_SCALE = 1.0 / 255.0
@@ -126,9 +126,7 @@ def load_bfm2009(
     triangles, _ = orient_outward(mean_mm.reshape(-1, 3), triangles)
 
     landmark_vertices = None
-    if landmarks is not None:
-        landmark_vertices = read_vertex_indices(landmarks, one_based=landmarks_one_based)
-    elif "kpt_ind" in data:
+    if landmarks is None and "kpt_ind" in data:
         landmark_vertices = require_array(path, data, "kpt_ind").reshape(-1).astype(np.int64) - 1
 
     albedo_mean = albedo_basis = albedo_std = None
@@ -141,9 +139,15 @@ def load_bfm2009(
             require_array(path, data, "texEV").reshape(-1).astype(np.float64) * COLOUR_SCALE
         )
 
-    return create_model(
+    return create_file_model(
+        path,
+        "bfm2009",
         mean_mm,
         triangles,
+        landmarks=landmarks,
+        landmarks_one_based=landmarks_one_based,
+        landmark_vertices=landmark_vertices,
+        dtype=dtype,
         identity_basis=shape_basis,
         identity_std=shape_std * MICROMETRES_TO_MM,
         expression_basis=exp_basis,
@@ -151,9 +155,4 @@ def load_bfm2009(
         albedo_mean=albedo_mean,
         albedo_basis=albedo_basis,
         albedo_std=albedo_std,
-        landmark_vertices=landmark_vertices,
-        name=f"bfm2009:{os.path.splitext(os.path.basename(path))[0]}",
-        units="mm",
-        dtype=dtype,
-        source=path,
     )

@@ -25,9 +25,9 @@ import os
 
 import numpy as np
 
-from facejax.formats.landmark_files import read_vertex_indices
+from facejax.formats.load import create_file_model
 from facejax.formats.mesh_files import orient_outward
-from facejax.morphable import MorphableModel, create_model
+from facejax.morphable import MorphableModel
 
 
 def _dataset(path, f, key, required=True):
@@ -102,12 +102,14 @@ def load_bfm2017(
         mean = mean + exp_mean
     triangles, _ = orient_outward(mean.reshape(-1, 3), triangles.astype(np.int64))
     albedo_mean, albedo_basis, albedo_std = color if color is not None else (None, None, None)
-    landmark_vertices = None
-    if landmarks is not None:
-        landmark_vertices = read_vertex_indices(landmarks, one_based=landmarks_one_based)
-    return create_model(
+    return create_file_model(
+        path,
+        "bfm2017",
         mean,
         triangles,
+        landmarks=landmarks,
+        landmarks_one_based=landmarks_one_based,
+        dtype=dtype,
         identity_basis=shape_basis,
         identity_std=shape_std,
         expression_basis=exp_basis,
@@ -115,9 +117,4 @@ def load_bfm2017(
         albedo_mean=albedo_mean,
         albedo_basis=albedo_basis,
         albedo_std=albedo_std,
-        landmark_vertices=landmark_vertices,
-        name=f"bfm2017:{os.path.splitext(os.path.basename(path))[0]}",
-        units="mm",
-        dtype=dtype,
-        source=path,
     )

@@ -30,9 +30,9 @@ import os
 
 import numpy as np
 
-from facejax.formats.landmark_files import read_vertex_indices
+from facejax.formats.load import create_file_model
 from facejax.formats.mesh_files import orient_outward
-from facejax.morphable import MorphableModel, create_model
+from facejax.morphable import MorphableModel
 
 _INSTALL_HINT = (
     "reading eos .bin models needs eos's Python bindings: pip install 'facejax[eos]' "
@@ -162,12 +162,14 @@ def load_eos(
         if albedo_basis.shape[1] == 0 and albedo_mean.size == 0:
             albedo_mean = albedo_basis = albedo_std = None
 
-    landmark_vertices = None
-    if landmarks is not None:
-        landmark_vertices = read_vertex_indices(landmarks, one_based=landmarks_one_based)
-    return create_model(
+    return create_file_model(
+        path,
+        "eos",
         mean * scale,
         triangles,
+        landmarks=landmarks,
+        landmarks_one_based=landmarks_one_based,
+        dtype=dtype,
         identity_basis=shape_basis,
         identity_std=shape_std * scale,
         expression_basis=exp_basis,
@@ -175,10 +177,5 @@ def load_eos(
         albedo_mean=albedo_mean,
         albedo_basis=albedo_basis,
         albedo_std=albedo_std,
-        landmark_vertices=landmark_vertices,
         expression_names=expression_names,
-        name=f"eos:{os.path.splitext(os.path.basename(path))[0]}",
-        units="mm",
-        dtype=dtype,
-        source=path,
     )

@@ -1,7 +1,9 @@
 """One entry point for every model file: :func:`load_model` and :func:`detect_format`.
 
 The reader modules are imported only when their format is asked for, so a missing optional
-dependency (eos-py) or a reader still being written never breaks the others.
+dependency (eos-py) or a reader still being written never breaks the others. The readers in
+turn end with :func:`create_file_model`, so every model read from a file is named, sized and
+given its landmark file the same way.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import inspect
 import os
 import pickletools
 
-from facejax.morphable import MorphableModel
+from facejax.formats.landmark_files import read_vertex_indices
+from facejax.morphable import MorphableModel, create_model
 
 FORMATS = ("native", "bfm2009", "bfm2017", "deep3d", "3ddfa", "flame", "eos")
 
@@ -117,6 +120,51 @@ def detect_format(path) -> str:
             f"nor 3DDFA's 'u' and 'w_shp'; {_hint()}"
         )
     raise ValueError(f"{path}: unknown model file type {ext!r}; {_hint()}")
+
+
+def create_file_model(
+    path: str,
+    format: str,
+    mean_shape,
+    triangles,
+    *,
+    landmarks=None,
+    landmarks_one_based: bool = False,
+    landmark_vertices=None,
+    dtype,
+    **parts,
+) -> MorphableModel:
+    """The :class:`MorphableModel` a reader returns, built from the arrays it read.
+
+    Args:
+      path: the model file; named in errors and, by its stem, in the model's name
+        ``"<format>:<stem>"``.
+      format: the reader's entry in :data:`FORMATS`.
+      mean_shape: ``[V, 3]`` (or flat ``[3V]``) in millimetres.
+      triangles: ``[F, 3]`` 0-based, counter-clockwise seen from outside.
+      landmarks: optional ``.npy``/``.txt`` file of landmark vertex indices
+        (:func:`~facejax.formats.read_vertex_indices`); it wins over ``landmark_vertices``.
+      landmarks_one_based: whether that file counts vertices from 1.
+      landmark_vertices: ``[N]`` 0-based landmark vertices the model file itself holds, if any.
+      dtype: float dtype of the model arrays.
+      **parts: the other :func:`~facejax.morphable.create_model` arguments (bases, standard
+        deviations, albedo, ``expression_names``).
+
+    Returns:
+      The model in millimetres.
+    """
+    if landmarks is not None:
+        landmark_vertices = read_vertex_indices(landmarks, one_based=landmarks_one_based)
+    return create_model(
+        mean_shape,
+        triangles,
+        landmark_vertices=landmark_vertices,
+        name=f"{format}:{os.path.splitext(os.path.basename(path))[0]}",
+        units="mm",
+        dtype=dtype,
+        source=path,
+        **parts,
+    )
 
 
 def load_model(source, format: str | None = None, **kwargs) -> MorphableModel:

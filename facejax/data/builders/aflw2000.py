@@ -19,7 +19,6 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from facejax.data import crop as crops
-from facejax.data import features
 from facejax.data.builders import fitted_3dmm
 from facejax.data.builders.face_crops import FaceCropConfig
 from facejax.data.builders.manual_builder import ManualFaceBuilder
@@ -28,8 +27,6 @@ from facejax.data.manual_files import (
     SkipLog,
     check_layout,
     dataset_root,
-    read_face_landmarks,
-    read_rgb_image,
 )
 
 _INSTRUCTIONS = """\
@@ -61,21 +58,13 @@ class AFLW2000(ManualFaceBuilder):
     name = "facejax_aflw2000_3d"
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "First facejax release."}
-    BUILDER_CONFIGS = [
-        AFLW2000Config(name="default", description="112x112 box crops (pose unchanged)."),
-        AFLW2000Config(
-            name="aligned",
-            alignment="template",
-            description="112x112 crops aligned to the 5-point template; pose rotated with them.",
-        ),
-    ]
+    BUILDER_CONFIGS = fitted_3dmm.fitted_configs(AFLW2000Config)
     MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
-    HOMEPAGE = "http://www.cbsr.ia.ac.cn/users/xiangyuzhu/projects/3DDFA/main.htm"
+    HOMEPAGE = fitted_3dmm.HOMEPAGE
 
     def _features(self):
         return {
-            **features.face_image_features(self.builder_config.crop_size),
-            **features.fitted_3dmm_features(),
+            **fitted_3dmm.fitted_features(self.builder_config),
             "landmarks_depth": tfds.features.Tensor(shape=(68,), dtype=np.float32),
         }
 
@@ -107,12 +96,9 @@ class AFLW2000(ManualFaceBuilder):
             image_path = os.path.join(root, stem + ".jpg")
             mat_path = os.path.join(root, stem + ".mat")
             try:
-                if not os.path.isfile(mat_path):
-                    raise BadExampleError(f"{mat_path}: missing")
-                image = read_rgb_image(image_path)
-                fit = fitted_3dmm.read_fit(mat_path)
-                points = read_face_landmarks(mat_path, (68,), field="pt3d_68", depth=True)
-                example = fitted_3dmm.fitted_example(image, fit, points[:, :2], self.builder_config)
+                example, points = fitted_3dmm.read_fitted_example(
+                    image_path, mat_path, self.builder_config, landmark_field="pt3d_68", depth=True
+                )
             except BadExampleError as err:
                 skips.add(image_path, err)
                 continue

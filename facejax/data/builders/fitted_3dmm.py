@@ -12,22 +12,26 @@ pixel coordinates that is a ``WeakPerspectiveCamera`` with scale ``1000 s`` pixe
 reads BFM in mm) and translation ``(tx - 0.5, height + 0.5 - ty)``, applied to ``R @ X_mm``
 (see ``facejax.geometry.rotation_from_euler``). :func:`fitted_example` carries that camera into
 the crop (``facejax.data.crop.crop_weak_perspective``), so stored landmarks, pose and camera
-agree in crop pixels.
+agree in crop pixels. :func:`read_fitted_example` reads one image and its ``.mat`` that way;
+:func:`fitted_configs` and :func:`fitted_features` are what both datasets' builders declare.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 
 import numpy as np
 
 from facejax.data import crop as crops
+from facejax.data import features
 from facejax.data.builders.face_crops import FaceCropConfig, crop_face
-from facejax.data.manual_files import BadExampleError
+from facejax.data.manual_files import BadExampleError, read_face_landmarks, read_rgb_image
 from facejax.formats.matlab import load_mat
 
 POSE_CONVENTION = "3ddfa"
+HOMEPAGE = "http://www.cbsr.ia.ac.cn/users/xiangyuzhu/projects/3DDFA/main.htm"
 # 3DDFA's BFM is in micrometres, facejax models in millimetres.
 MODEL_UNITS_PER_MM = 1000.0
 _SIZES = {"Pose_Para": 7, "Shape_Para": 199, "Exp_Para": 29, "Tex_Para": 199}
@@ -131,3 +135,51 @@ def fitted_example(image, fit: dict, landmarks, config: FaceCropConfig) -> dict:
     transform = cropped["crop_transform"].astype(np.float64)
     camera = camera_in_crop(fit["pose_params"], image.height, transform)
     return {**cropped, **camera, **fit}
+
+
+def read_fitted_example(
+    image_path, mat_path, config: FaceCropConfig, *, landmark_field: str, depth: bool = False
+) -> tuple[dict, np.ndarray]:
+    """Reads one image and its ``.mat`` (fit, 68 landmarks) and crops it (:func:`fitted_example`).
+
+    Args:
+      image_path: the image.
+      mat_path: its ``.mat`` file.
+      config: crop options.
+      landmark_field: the ``.mat`` variable of the 68 landmarks (``pt2d``, ``pt3d_68``).
+      depth: whether that variable has a third (depth) row to keep.
+
+    Returns:
+      The :func:`fitted_example` features, and the ``[68, 2]`` (``[68, 3]`` with ``depth``)
+      landmarks in source image pixels.
+
+    Raises:
+      BadExampleError: naming the file for a missing ``.mat`` or anything unreadable.
+    """
+    if not os.path.isfile(mat_path):
+        raise BadExampleError(f"{mat_path}: missing")
+    image = read_rgb_image(image_path)
+    fit = read_fit(mat_path)
+    points = read_face_landmarks(mat_path, (68,), field=landmark_field, depth=depth)
+    return fitted_example(image, fit, points[:, :2], config), points
+
+
+def fitted_configs(config_cls) -> list[FaceCropConfig]:
+    """The builder configs of a 3DDFA-fitted dataset: box crops that keep the file's pose
+    (``default``) and crops aligned to the 5-point template (``aligned``)."""
+    return [
+        config_cls(name="default", description="112x112 box crops (pose unchanged)."),
+        config_cls(
+            name="aligned",
+            alignment="template",
+            description="112x112 crops aligned to the 5-point template; pose rotated with them.",
+        ),
+    ]
+
+
+def fitted_features(config: FaceCropConfig) -> dict:
+    """The features every 3DDFA-fitted dataset stores: the face crop and the fit in it."""
+    return {
+        **features.face_image_features(config.crop_size),
+        **features.fitted_3dmm_features(),
+    }

@@ -36,7 +36,6 @@ from facejax.data.manual_files import (
     check_layout,
     dataset_root,
     read_face_landmarks,
-    read_rgb_image,
 )
 
 SUBSETS = ("AFW", "AFW_Flip", "HELEN", "HELEN_Flip", "IBUG", "IBUG_Flip", "LFPW", "LFPW_Flip")
@@ -87,21 +86,13 @@ class W300LP(ManualFaceBuilder):
     name = "facejax_300w_lp"
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "First facejax release."}
-    BUILDER_CONFIGS = [
-        W300LPConfig(name="default", description="112x112 box crops (pose unchanged)."),
-        W300LPConfig(
-            name="aligned",
-            alignment="template",
-            description="112x112 crops aligned to the 5-point template; pose rotated with them.",
-        ),
-    ]
+    BUILDER_CONFIGS = fitted_3dmm.fitted_configs(W300LPConfig)
     MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
-    HOMEPAGE = "http://www.cbsr.ia.ac.cn/users/xiangyuzhu/projects/3DDFA/main.htm"
+    HOMEPAGE = fitted_3dmm.HOMEPAGE
 
     def _features(self):
         return {
-            **features.face_image_features(self.builder_config.crop_size),
-            **features.fitted_3dmm_features(),
+            **fitted_3dmm.fitted_features(self.builder_config),
             "landmarks_3d": tfds.features.Tensor(shape=(68, 2), dtype=np.float32),
             "has_landmarks_3d": tfds.features.Tensor(shape=(), dtype=np.bool_),
         }
@@ -139,12 +130,9 @@ class W300LP(ManualFaceBuilder):
             image_path = os.path.join(root, subset, stem + ".jpg")
             mat_path = os.path.join(root, subset, stem + ".mat")
             try:
-                if not os.path.isfile(mat_path):
-                    raise BadExampleError(f"{mat_path}: missing")
-                image = read_rgb_image(image_path)
-                fit = fitted_3dmm.read_fit(mat_path)
-                landmarks = read_face_landmarks(mat_path, (68,), field="pt2d")
-                example = fitted_3dmm.fitted_example(image, fit, landmarks, config)
+                example, _ = fitted_3dmm.read_fitted_example(
+                    image_path, mat_path, config, landmark_field="pt2d"
+                )
                 landmarks_3d = self._landmarks_3d(root, subset, stem)
             except BadExampleError as err:
                 skips.add(image_path, err)

@@ -27,7 +27,10 @@ import tensorflow_datasets as tfds
 from facejax.data import crop as crops
 from facejax.data import features
 from facejax.data.builders.face_crops import crop_with_side_files, select_frames, stack_frames
-from facejax.data.builders.identity_folders import IdentityFoldersConfig, identity_layout
+from facejax.data.builders.identity_folders import (
+    IdentityFoldersConfig,
+    identity_split_generators,
+)
 from facejax.data.builders.manual_builder import ManualFaceBuilder
 from facejax.data.manual_files import (
     BadExampleError,
@@ -72,25 +75,12 @@ class IdentityClips(ManualFaceBuilder):
 
     def _split_generators(self, dl_manager):
         config = self.builder_config
-        root = self._manual_dir(dl_manager)
-        people, labels, splits = identity_layout(self.name, root, config, _INSTRUCTIONS)
-        self.info.metadata.update(
-            {
-                "identity_names": people,
-                "num_identities": len(people),
-                "split_identities": splits,
-                "split": config.split_metadata(),
-                "crop": {
-                    **config.crop_metadata(),
-                    "central_fraction": config.central_fraction,
-                    "max_frames": config.max_frames,
-                },
-            }
-        )
-        return {
-            split: self._generate_examples(split, root, names, labels)
-            for split, names in splits.items()
+        crop = {
+            **config.crop_metadata(),
+            "central_fraction": config.central_fraction,
+            "max_frames": config.max_frames,
         }
+        return identity_split_generators(self, dl_manager, _INSTRUCTIONS, crop)
 
     def _frame(self, folder, frame, names):
         config = self.builder_config

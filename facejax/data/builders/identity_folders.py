@@ -113,6 +113,38 @@ def identity_layout(dataset: str, root, config: IdentityFoldersConfig, instructi
     return people, {name: i for i, name in enumerate(people)}, splits
 
 
+def identity_split_generators(builder, dl_manager, instructions: str, crop: dict) -> dict:
+    """The ``_split_generators`` of a builder that reads one folder per person.
+
+    Args:
+      builder: a :class:`ManualFaceBuilder` with an :class:`IdentityFoldersConfig` and a
+        ``_generate_examples(split, root, people, labels)`` method.
+      dl_manager: tfds' download manager (for the manual_dir).
+      instructions: the builder's manual download instructions, for a missing layout.
+      crop: the crop options recorded as ``info.metadata["crop"]``.
+
+    Returns:
+      ``{split: examples}``, after recording the people, their split and ``crop`` in
+      ``builder.info.metadata``.
+    """
+    config = builder.builder_config
+    root = builder._manual_dir(dl_manager)
+    people, labels, splits = identity_layout(builder.name, root, config, instructions)
+    builder.info.metadata.update(
+        {
+            "identity_names": people,
+            "num_identities": len(people),
+            "split_identities": splits,
+            "split": config.split_metadata(),
+            "crop": crop,
+        }
+    )
+    return {
+        split: builder._generate_examples(split, root, names, labels)
+        for split, names in splits.items()
+    }
+
+
 class IdentityFolders(ManualFaceBuilder):
     """Face images in one folder per person, split by identity."""
 
@@ -132,21 +164,8 @@ class IdentityFolders(ManualFaceBuilder):
 
     def _split_generators(self, dl_manager):
         config = self.builder_config
-        root = self._manual_dir(dl_manager)
-        people, labels, splits = identity_layout(self.name, root, config, _INSTRUCTIONS)
-        self.info.metadata.update(
-            {
-                "identity_names": people,
-                "num_identities": len(people),
-                "split_identities": splits,
-                "split": config.split_metadata(),
-                "crop": {**config.crop_metadata(), "central_fraction": config.central_fraction},
-            }
-        )
-        return {
-            split: self._generate_examples(split, root, names, labels)
-            for split, names in splits.items()
-        }
+        crop = {**config.crop_metadata(), "central_fraction": config.central_fraction}
+        return identity_split_generators(self, dl_manager, _INSTRUCTIONS, crop)
 
     def _generate_examples(self, split, root, people, labels):
         config = self.builder_config

@@ -25,9 +25,27 @@ def _orthonormal(rows, cols, seed):
     return np.linalg.qr(np.random.default_rng(seed).normal(size=(rows, cols)))[0]
 
 
+def _decode(model, alpha, beta, gamma):
+    """float64 ``([V, 3]`` shape, ``[V, 3]`` colour``)`` of a model's coefficients, in numpy."""
+
+    def part(basis, coeff, std):
+        return np.einsum("vck,k->vc", np.asarray(basis, np.float64), coeff * np.asarray(std))
+
+    shape = (
+        np.asarray(model.mean_shape, np.float64)
+        + part(model.identity_basis, alpha, model.identity_std)
+        + part(model.expression_basis, beta, model.expression_std)
+    )
+    colour = np.asarray(model.albedo_mean, np.float64) + part(
+        model.albedo_basis, gamma, model.albedo_std
+    )
+    return shape, colour
+
+
 class FormatKit:
     face_grid = staticmethod(_face_grid)
     orthonormal = staticmethod(_orthonormal)
+    decode = staticmethod(_decode)
 
 
 @pytest.fixture

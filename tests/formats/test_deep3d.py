@@ -41,21 +41,6 @@ def _reference(var, alpha, beta, gamma):
     return shape.reshape(-1, 3) * 100.0, tex.reshape(-1, 3) / 255.0
 
 
-def _decode(model, alpha, beta, gamma):
-    def part(basis, coeff, std):
-        return np.einsum("vck,k->vc", np.asarray(basis, np.float64), coeff * np.asarray(std))
-
-    shape = (
-        np.asarray(model.mean_shape, np.float64)
-        + part(model.identity_basis, alpha, model.identity_std)
-        + part(model.expression_basis, beta, model.expression_std)
-    )
-    colour = np.asarray(model.albedo_mean, np.float64) + part(
-        model.albedo_basis, gamma, model.albedo_std
-    )
-    return shape, colour
-
-
 @pytest.fixture
 def deep3d_file(tmp_path, kit):
     var = _deep3d_variables(kit)
@@ -64,12 +49,12 @@ def deep3d_file(tmp_path, kit):
     return path, var
 
 
-def test_coefficients_are_deep3d_coefficients(deep3d_file):
+def test_coefficients_are_deep3d_coefficients(deep3d_file, kit):
     path, var = deep3d_file
     model = load_deep3d(path)
     rng = np.random.default_rng(3)
     alpha, beta, gamma = rng.normal(size=NUM_ID), rng.normal(size=NUM_EXP), rng.normal(size=3)
-    shape, colour = _decode(model, alpha, beta, gamma)
+    shape, colour = kit.decode(model, alpha, beta, gamma)
     ref_shape, ref_colour = _reference(var, alpha, beta, gamma)
     np.testing.assert_allclose(shape, ref_shape, atol=ATOL_MM_F32)
     np.testing.assert_allclose(colour, ref_colour, atol=ATOL_COLOUR)
@@ -78,11 +63,11 @@ def test_coefficients_are_deep3d_coefficients(deep3d_file):
     assert model.units == "mm"
 
 
-def test_float64(deep3d_file, x64):
+def test_float64(deep3d_file, x64, kit):
     path, var = deep3d_file
     model = load_deep3d(path, dtype=np.float64)
     alpha, beta, gamma = np.ones(NUM_ID), -np.ones(NUM_EXP), np.ones(NUM_TEX)
-    shape, _ = _decode(model, alpha, beta, gamma)
+    shape, _ = kit.decode(model, alpha, beta, gamma)
     np.testing.assert_allclose(shape, _reference(var, alpha, beta, gamma)[0], atol=ATOL_MM_F64)
 
 

@@ -144,6 +144,54 @@ def test_pose_camera_landmarks_and_crop_transform_agree_after_augmentation(conve
     assert seen_flips == {False, True}
 
 
+def test_pinhole_camera_and_translation_agree_with_landmarks_after_augmentation(x64):
+    """Synthetic faces carry a perspective camera: pose, translation, focal and principal point
+    must reproject the 3D points onto the augmented landmarks."""
+    from facejax.geometry import rotation_from_euler
+
+    rng = np.random.default_rng(7)
+    points = rng.normal(scale=40.0, size=(68, 3))
+    pose = rng.uniform(-0.8, 0.8, size=3)
+    translation = np.array([12.0, -8.0, -900.0])
+    focal, principal = np.array([140.0, 140.0]), np.array([16.0, 16.5])
+
+    def project(face, pose, translation, focal, principal):
+        camera = face @ np.asarray(rotation_from_euler(jnp.asarray(pose), "xyz")).T + translation
+        depth = -camera[:, 2]
+        return np.stack(
+            [principal[0] + focal[0] * camera[:, 0] / depth,
+             principal[1] - focal[1] * camera[:, 1] / depth], 1,
+        )  # fmt: skip
+
+    example = {
+        "image": np.zeros((SIZE, SIZE, 3), np.uint8),
+        "landmarks": project(points, pose, translation, focal, principal),
+        "has_landmarks": np.bool_(True),
+        "pose": pose,
+        "translation": translation,
+        "camera_focal": focal,
+        "camera_principal_point": principal,
+        "identity_coeffs": np.ones(4),
+    }
+    config = AugmentConfig(crop_scale=(0.8, 1.25), max_shift=0.1, flip_prob=0.5)
+    seen_flips = set()
+    for seed in range(6):
+        out = augment_example(example, np.random.default_rng(seed), config)
+        flipped = bool(out["flipped"])
+        seen_flips.add(flipped)
+        face = (points @ MIRROR)[flip.MIRROR_PERMUTATION] if flipped else points
+        expected = project(
+            face,
+            out["pose"],
+            out["translation"],
+            out["camera_focal"],
+            out["camera_principal_point"],
+        )
+        np.testing.assert_allclose(out["landmarks"], expected, rtol=0, atol=ATOL_F64)
+        np.testing.assert_array_equal(out["identity_coeffs"], example["identity_coeffs"])
+    assert seen_flips == {False, True}
+
+
 def test_missing_landmarks_stay_zeros_and_unknown_features_are_refused():
     example = {
         "image": np.zeros((SIZE, SIZE, 3), np.uint8),

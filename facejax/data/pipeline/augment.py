@@ -76,6 +76,9 @@ _GEOMETRIC = frozenset(
         "crop_transform",
         "camera_scale",
         "camera_translation",
+        "camera_focal",
+        "camera_principal_point",
+        "translation",
         "pose",
         "sh_coeffs",
     }
@@ -211,6 +214,15 @@ def _transform_field(name, value, view: dict, d: ViewDraw, matrix, size, config)
     if name == "camera_translation":
         translation = value if matrix is None else affine.transform_points(value, matrix)
         return flip.mirror_camera_translation(translation, width) if d.flip else translation
+    if name == "camera_focal":  # a pinhole camera: the zoom scales the focal lengths
+        return (value * np.asarray(d.zoom, dtype=value.dtype)).astype(value.dtype)
+    if name == "camera_principal_point":  # ... and moves the principal point like a pixel
+        point = value if matrix is None else affine.transform_points(value, matrix)
+        return flip.mirror_camera_translation(point, width) if d.flip else point
+    if name == "translation":  # camera-frame translation (mm): a flip mirrors its x
+        if not d.flip:
+            return value
+        return (value * np.asarray([-1.0, 1.0, 1.0], dtype=value.dtype)).astype(value.dtype)
     if name == "pose":
         return flip.mirror_pose(value) if d.flip else value
     if name == "sh_coeffs":

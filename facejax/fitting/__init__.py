@@ -7,6 +7,7 @@
 * :func:`refine_photometric`: refines a landmark fit through the facejax renderer (albedo and
   SH lighting, then shape), masked to the face.
 * :func:`initial_pose`, :func:`image_camera`: the closed-form start and the default camera.
+* :func:`draw_overlay`: a picture of a fit over its image.
 
 Everything is ``jax.jit``-compiled with the :class:`FitConfig` static and runs a fixed number
 of iterations. The objective, priors, optimizers and conventions are described in
@@ -31,6 +32,7 @@ from facejax.fitting.objective import (
     robust_loss,
     squared,
 )
+from facejax.fitting.overlay import draw_overlay
 from facejax.fitting.photometric import letterbox, photometric_fit, refine_photometric
 from facejax.fitting.result import ROTATION_CONVENTION, FitResult, face_params
 from facejax.fitting.single import fit_landmarks
@@ -43,6 +45,7 @@ __all__ = [
     "LandmarkModel",
     "PhotometricConfig",
     "face_params",
+    "draw_overlay",
     "face_size",
     "fit_joint",
     "fit_landmarks",

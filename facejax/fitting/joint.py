@@ -134,15 +134,35 @@ def fit_person(lmodel: LandmarkModel, landmarks, weights, camera, config: FitCon
     return natural(y), start, values, objective(y)
 
 
+def batching_of(config: FitConfig) -> str:
+    """How persons are batched: ``config.batching``, or for ``"auto"`` ``"map"`` (one after the
+    other) for L-BFGS on CPU and ``"vmap"`` otherwise.
+
+    Under ``vmap`` every line search runs as long as the longest one in the batch; on CPU, where
+    a batch gains little from vectorising, fitting the faces one after the other is 8x faster
+    for L-BFGS (and vmap 2x faster for Adam, whose steps cost the same for every face).
+    """
+    if config.batching != "auto":
+        return config.batching
+    if config.optimizer == "lbfgs" and jax.default_backend() == "cpu":
+        return "map"
+    return "vmap"
+
+
 @functools.partial(jax.jit, static_argnames=("config",))
 def fit_people(model: MorphableModel, landmarks, weights, camera, config: FitConfig):
     """``[P, N, L, 2]`` targets, ``[P, N, L]`` weights, ``[P, N]`` cameras -> FitResult."""
     ki = config.identity_components if config.fit_identity else 0
     ke = config.expression_components if config.fit_expression else 0
     lmodel = landmark_model(model, ki, ke)
-    x, start, values, loss = jax.vmap(fit_person, in_axes=(None, 0, 0, 0, None))(
-        lmodel, landmarks, weights, camera, config
-    )
+    if batching_of(config) == "vmap":
+        x, start, values, loss = jax.vmap(fit_person, in_axes=(None, 0, 0, 0, None))(
+            lmodel, landmarks, weights, camera, config
+        )
+    else:
+        x, start, values, loss = jax.lax.map(
+            lambda inputs: fit_person(lmodel, *inputs, config), (landmarks, weights, camera)
+        )
     rotations, translations, cameras = jax.vmap(_poses)(x, start)
     identity = jnp.broadcast_to(
         x.identity[:, None, :], (*landmarks.shape[:2], x.identity.shape[-1])

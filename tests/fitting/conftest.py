@@ -33,5 +33,12 @@ def random_faces(model, seed: int, count: int, *, max_angles=(0.3, 1.05, 0.2), i
     truth = truth.replace(expression=0.5 * truth.expression)
     if identity is not None:
         truth = truth.replace(identity=jnp.broadcast_to(identity, truth.identity.shape))
-    faces = jax.vmap(morphable.decode, in_axes=(None, 0))(model, truth)
-    return truth, np.asarray(faces.landmarks_2d[..., :2], np.float64)
+    return truth, np.asarray(jax.vmap(projected_landmarks, (None, 0))(model, truth))
+
+
+@jax.jit
+def projected_landmarks(model, params):
+    """``decode(model, params).landmarks_2d[:, :2]`` without the normals and colours."""
+    vertices = morphable.shape(model, params.identity, params.expression)
+    screen = morphable.project(params, morphable.pose(params, vertices))
+    return morphable.landmarks(model, screen)[:, :2]

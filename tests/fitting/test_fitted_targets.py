@@ -13,6 +13,7 @@ from PIL import Image
 from facejax import fitting, geometry, morphable
 from facejax.data.builders.fitted_targets import FittedTargets, FittedTargetsConfig
 
+from .conftest import projected_landmarks
 from .test_single import CONFIG, LANDMARK_TOL_PX, POSE_TOL_DEG
 
 IMAGES = {"person_a": 4, "person_b": 3, "person_c": 3}
@@ -35,7 +36,7 @@ def dataset(small_model, tmp_path_factory):
                 rotation=jnp.deg2rad(jnp.array([5.0 * n - 5, 25.0 * n - 30, 2.0])),
                 translation=jnp.array([0.0, 0.0, -1000.0 - 50 * n]),
             )
-            points = morphable.decode(small_model, params).landmarks_2d[:, :2]
+            points = projected_landmarks(small_model, params)
             Image.new("RGB", SIZE[::-1], (120, 110, 100)).save(folder / f"{n:04d}.png")
             np.save(folder / f"{n:04d}.npy", np.asarray(points))
             truth[f"{person}/{n:04d}.png"] = params

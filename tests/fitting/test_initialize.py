@@ -7,6 +7,8 @@ import pytest
 
 from facejax import fitting, geometry, morphable
 
+from .conftest import projected_landmarks
+
 # Exact orthographic projections: the closed form is exact up to float32 round-off.
 ORTHO_ROTATION_TOL_DEG = 0.05
 ORTHO_SCALE_RTOL = 1e-4
@@ -60,7 +62,7 @@ def test_initial_pose_under_perspective(small_model, mean_landmarks):
     params = morphable.neutral_params(small_model, camera=camera).replace(
         rotation=angles, translation=jnp.array([15.0, -10.0, -900.0])
     )
-    points = np.asarray(morphable.decode(small_model, params).landmarks_2d[:, :2])
+    points = np.asarray(projected_landmarks(small_model, params))
     initial_pose = jax.jit(fitting.initial_pose)
     rotation, translation, same = initial_pose(mean_landmarks, points, np.ones(len(points)), camera)
     np.testing.assert_array_equal(same.focal, camera.focal)

@@ -10,6 +10,7 @@ from facejax.fitting.overlay import draw_overlay
 from facejax.fitting.photometric import scale_camera
 from facejax.render.face import render_face, to_uint8
 
+from .conftest import projected_landmarks
 from .test_single import CONFIG
 
 IMAGE = 48
@@ -37,7 +38,7 @@ def test_letterbox_and_scaled_camera_agree(small_model, scene):
     assert mask[:, :26].all() and not mask[:, 27:].any()  # 40 x 48 -> 27 x 32 (rounded)
     assert sy == pytest.approx(32 / 48) and sx == pytest.approx(27 / 40)
     small = params.replace(camera=scale_camera(params.camera, sx, sy))
-    moved = morphable.decode(small_model, small).landmarks_2d[:, :2]
+    moved = projected_landmarks(small_model, small)
     np.testing.assert_allclose(moved, landmarks * np.array([[sx, sy]]), atol=1e-3)
 
 

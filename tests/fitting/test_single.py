@@ -1,13 +1,15 @@
 """Single-image landmark fitting: recovers synthetic truth, ignores zero-weight points, vmap ==
 loop, and names bad input."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
 
-from facejax import fitting, geometry, morphable
+from facejax import fitting, geometry
 
-from .conftest import IMAGE_SIZE, random_faces
+from .conftest import IMAGE_SIZE, projected_landmarks, random_faces
 
 # Noise-free targets: the fit lands within a fraction of a pixel and a few degrees (the priors
 # hold the coefficients back a little, and in one view yaw trades against face depth).
@@ -18,7 +20,11 @@ DECODE_ATOL_PX = 1e-2
 # vmap and a loop of unbatched fits run the same arithmetic in a different layout (float32).
 VMAP_ATOL = 1e-3
 VMAP_RTOL = 1e-5  # translations are ~1000 mm
-CONFIG = fitting.FitConfig(steps=150, learning_rate=0.02)
+# Adam compiles in about half the time of L-BFGS: most tests use it.
+CONFIG = fitting.FitConfig(optimizer="adam", steps=150, learning_rate=0.02)
+# The command line's default optimizer; tests/cli/test_fit_command.py runs this same program
+# (same config, one person with two images), so it compiles once per test session.
+LBFGS_CONFIG = fitting.FitConfig(optimizer="lbfgs", steps=40)
 SIZE = (IMAGE_SIZE, IMAGE_SIZE)
 
 
@@ -48,10 +54,8 @@ def test_fit_recovers_synthetic_truth(small_model, batch_fit, faces):
     assert np.all(np.asarray(batch_fit.landmark_error) < LANDMARK_TOL_PX)
     assert np.all(geodesic_deg(batch_fit.params, truth) < POSE_TOL_DEG)
     assert np.all(np.asarray(batch_fit.loss) < np.asarray(batch_fit.loss_history[:, 0]))
-    decoded = jax.vmap(morphable.decode, in_axes=(None, 0))(small_model, batch_fit.params)
-    np.testing.assert_allclose(
-        decoded.landmarks_2d[..., :2], batch_fit.landmarks_2d, atol=DECODE_ATOL_PX
-    )
+    decoded = jax.vmap(projected_landmarks, (None, 0))(small_model, batch_fit.params)
+    np.testing.assert_allclose(decoded, batch_fit.landmarks_2d, atol=DECODE_ATOL_PX)
 
 
 def test_vmap_equals_loop(small_model, batch_fit, faces):
@@ -93,7 +97,16 @@ def test_zero_weight_and_nan_landmarks_are_ignored(small_model, faces):
     assert np.all(np.asarray(nan_fit.landmark_error[:2]) < LANDMARK_TOL_PX)
 
 
-def test_weak_perspective_lbfgs_recovers_truth(small_model):
+def test_lbfgs_recovers_truth(small_model):
+    identity = jax.random.normal(jax.random.key(9), (small_model.num_identity,))
+    truth, landmarks = random_faces(small_model, seed=9, count=2, identity=identity)
+    fit = fitting.fit_joint(small_model, landmarks, image_size=SIZE, config=LBFGS_CONFIG)
+    assert np.all(np.asarray(fit.landmark_error) < LANDMARK_TOL_PX)
+    assert np.all(geodesic_deg(fit.params, truth) < POSE_TOL_DEG)
+    assert float(fit.loss) < float(fit.loss_history[0])
+
+
+def test_weak_perspective_recovers_truth(small_model):
     truth, _ = random_faces(small_model, seed=5, count=2, max_angles=(0.2, 0.9, 0.1))
     camera = geometry.WeakPerspectiveCamera(
         scale=np.float32(0.45), translation=np.array([60.0, 70.0], np.float32)
@@ -101,9 +114,9 @@ def test_weak_perspective_lbfgs_recovers_truth(small_model):
     truth = truth.replace(
         camera=jax.tree_util.tree_map(lambda a: np.stack([a, a]), camera),
     )
-    landmarks = jax.vmap(morphable.decode, in_axes=(None, 0))(small_model, truth).landmarks_2d
-    config = fitting.FitConfig(camera="weak_perspective", optimizer="lbfgs", steps=40)
-    fit = fitting.fit_landmarks(small_model, landmarks[..., :2], config=config)
+    landmarks = jax.vmap(projected_landmarks, (None, 0))(small_model, truth)
+    config = dataclasses.replace(CONFIG, camera="weak_perspective")
+    fit = fitting.fit_landmarks(small_model, landmarks, config=config)
     assert isinstance(fit.params.camera, geometry.WeakPerspectiveCamera)
     assert np.all(np.asarray(fit.landmark_error) < LANDMARK_TOL_PX)
     assert np.all(geodesic_deg(fit.params, truth) < POSE_TOL_DEG)
@@ -124,5 +137,13 @@ def test_bad_input_is_named(small_model, faces):
     )
     with pytest.raises(ValueError, match="defines no landmarks"):
         fitting.fit_landmarks(bare, landmarks[0], image_size=SIZE)
+    # Any landmark count works when the targets follow it (FLAME has 51): counts must match.
+    fewer = small_model.replace(
+        landmark_triangles=small_model.landmark_triangles[17:],
+        landmark_barycentric=small_model.landmark_barycentric[17:],
+    )
+    with pytest.raises(ValueError, match="68 target landmarks.*defines 51"):
+        fitting.fit_landmarks(fewer, landmarks[0], image_size=SIZE)
+    assert fitting.landmark_model(fewer).mean.shape == (51, 3, 3)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         fitting.FitConfig(optimizer="sgd")

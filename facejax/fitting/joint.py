@@ -53,7 +53,7 @@ def _poses(variables: FitVariables, start: Start):
     )
 
 
-def coefficient_scales(lmodel: LandmarkModel, num_images: int, config: FitConfig):
+def coefficient_scales(lmodel: LandmarkModel, num_images, config: FitConfig):
     """Diagonal preconditioner of the coefficients: ``sqrt(curvature)`` of the objective.
 
     One standard deviation of component ``k`` moves the landmarks by ``g_k`` face sizes (RMS
@@ -101,7 +101,9 @@ def fit_person(lmodel: LandmarkModel, landmarks, weights, camera, config: FitCon
     x0 = zero_variables(
         num_images, lmodel.identity.shape[-1], lmodel.expression.shape[-1], landmarks.dtype
     )
-    identity_scale, expression_scale = coefficient_scales(lmodel, num_images, config)
+    # Padding images (no weighted point) add no curvature.
+    used_images = jnp.maximum(jnp.sum(jnp.any(weights > 0, axis=-1)), 1).astype(landmarks.dtype)
+    identity_scale, expression_scale = coefficient_scales(lmodel, used_images, config)
 
     def natural(y: FitVariables) -> FitVariables:
         return y.replace(
@@ -139,8 +141,9 @@ def batching_of(config: FitConfig) -> str:
     other) for L-BFGS on CPU and ``"vmap"`` otherwise.
 
     Under ``vmap`` every line search runs as long as the longest one in the batch; on CPU, where
-    a batch gains little from vectorising, fitting the faces one after the other is 8x faster
-    for L-BFGS (and vmap 2x faster for Adam, whose steps cost the same for every face).
+    a batch gains little from vectorising, fitting the faces one after the other is 8x (64
+    faces) to 30x (1,000 faces) faster for L-BFGS (and vmap 2x faster for Adam, whose steps
+    cost the same for every face).
     """
     if config.batching != "auto":
         return config.batching

@@ -9,6 +9,7 @@ gives each dataset's layout and features; ``facejax.data.features`` the shared f
 
 from facejax.data.builders.aflw2000 import AFLW2000, AFLW2000Config
 from facejax.data.builders.face_crops import FaceCropConfig
+from facejax.data.builders.fitted_targets import FittedTargets, FittedTargetsConfig
 from facejax.data.builders.identity_clips import IdentityClips, IdentityClipsConfig
 from facejax.data.builders.identity_folders import IdentityFolders, IdentityFoldersConfig
 from facejax.data.builders.lfw import LFW, LFWConfig
@@ -29,6 +30,8 @@ __all__ = [
     "AFLW2000",
     "AFLW2000Config",
     "FaceCropConfig",
+    "FittedTargets",
+    "FittedTargetsConfig",
     "IdentityClips",
     "IdentityClipsConfig",
     "IdentityFolders",

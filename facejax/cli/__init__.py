@@ -8,7 +8,7 @@ import importlib
 import sys
 
 # Module names under facejax.cli, in the order `facejax --help` lists them.
-_COMMANDS = ("info", "convert", "render", "synth", "fit", "train", "evaluate")
+_COMMANDS = ("info", "convert", "render", "synth", "fit", "train", "evaluate", "reconstruct")
 
 
 def build_parser() -> argparse.ArgumentParser:

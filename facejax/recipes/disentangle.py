@@ -267,14 +267,11 @@ def train_and_evaluate(config, workdir) -> dict:
     return dict(results)
 
 
-def evaluate(config, workdir) -> dict:
-    """Evaluates the latest checkpoint in ``workdir`` on the test split; writes metrics.json."""
+def restore(config, workdir):
+    """``(net, variables, model3d, step)`` of the latest checkpoint in ``workdir`` (EMA
+    parameters when the run kept them)."""
     from facejax.train import checkpoint as checkpoint_lib
-    from facejax.train import (
-        create_train_state,
-        make_optimizer,
-        make_schedule,
-    )
+    from facejax.train import create_train_state, make_optimizer, make_schedule
 
     model3d, builder, metadata, _, net = _setup(config)
     size = config.data.image_size
@@ -290,13 +287,52 @@ def evaluate(config, workdir) -> dict:
     )
     restored = checkpoint_lib.restore_checkpoint(manager, template)
     if restored is None:
-        raise FileNotFoundError(f"{workdir}: no checkpoint to evaluate")
+        raise FileNotFoundError(f"{workdir}: no checkpoint to restore")
+    return net, eval_variables(restored.state), model3d, restored.step, builder, metadata
+
+
+def evaluate(config, workdir) -> dict:
+    """Evaluates the latest checkpoint in ``workdir`` on the test split; writes metrics.json."""
+    net, variables, model3d, step, builder, metadata = restore(config, workdir)
     results = evaluate_split(
-        net, eval_variables(restored.state), model3d, builder.as_data_source("test"), metadata,
-        config,
-    )  # fmt: skip
+        net, variables, model3d, builder.as_data_source("test"), metadata, config
+    )
     evaluation.write_metrics(
-        workdir, results,
-        metadata={"recipe": "disentangle", "variant": config.variant, "step": restored.step},
-    )  # fmt: skip
+        workdir,
+        results,
+        metadata={"recipe": "disentangle", "variant": config.variant, "step": step},
+    )
     return results
+
+
+def load_predictor(config, workdir):
+    """A function from face crops ``[B, S, S, 3]`` uint8 to numpy predictions, and the model.
+
+    Returns ``(predict, model3d)``; ``predict(images)`` gives ``shape`` and ``identity_shape``
+    ``[B, V, 3]`` (mm, model frame), ``screen_vertices`` ``[B, V, 3]`` (crop pixels and
+    depth), ``landmarks_2d`` ``[B, 68, 2]`` (crop pixels), ``landmarks_3d`` ``[B, 68, 3]`` (mm,
+    model frame), ``angles`` ``[B, 3]`` (radians, ``"xyz"``), ``scale`` ``[B]`` (px/mm) and
+    ``embedding`` ``[B, D]`` (the identity feature).
+    """
+    net, variables, model3d, _, _, _ = restore(config, workdir)
+    feature = config.eval.feature
+
+    @jax.jit
+    def forward(variables, images):
+        out = net.apply(variables, cast_images(images, config.precision), model3d, train=False)
+        lmk3 = jax.vmap(morphable.landmarks, in_axes=(None, 0))(model3d, out.shape)
+        return {
+            "shape": out.shape,
+            "identity_shape": out.identity_shape,
+            "screen_vertices": out.pose.project(out.shape),
+            "landmarks_2d": out.landmarks_2d,
+            "landmarks_3d": lmk3,
+            "angles": out.pose.angles,
+            "scale": out.pose.scale,
+            "embedding": nn.identity_feature(out, feature),
+        }
+
+    def predict(images):
+        return jax.tree.map(np.asarray, forward(variables, np.asarray(images)))
+
+    return predict, model3d

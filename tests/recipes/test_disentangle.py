@@ -7,6 +7,7 @@ import pytest
 
 from facejax.cli import main
 from facejax.cli.train import load_config
+from facejax.formats import read_obj
 from facejax.train import read_jsonl
 
 CONFIG = "experiments/disentangle/config.py:smoke"
@@ -24,7 +25,7 @@ def _config(data_dir, **overrides):
     return load_config(CONFIG, sets)
 
 
-def test_train_resume_and_evaluate(tmp_path, data_dir, monkeypatch):
+def test_train_resume_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, capsys):
     from facejax.recipes import disentangle
 
     workdir = tmp_path / "run"
@@ -52,6 +53,25 @@ def test_train_resume_and_evaluate(tmp_path, data_dir, monkeypatch):
     assert main(["evaluate", "--workdir", str(workdir)]) == 0
     again = json.loads((workdir / "metrics.json").read_text())["metrics"]
     assert again["shape_rmse_mm"] == pytest.approx(metrics["shape_rmse_mm"], rel=1e-5)
+
+    # facejax reconstruct runs the checkpoint on photos; an unreadable one is skipped by name.
+    photo = tmp_path / "photo.png"
+    assert main(["render", "synthetic:small", "--out", str(photo), "--size", "48"]) == 0
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    out = tmp_path / "recon"
+    argv = ["reconstruct", "--workdir", str(workdir), str(photo), str(tmp_path / "broken.jpg"),
+            "--out", str(out), "--batch-size", "2"]  # fmt: skip
+    assert main(argv) == 1  # one photo failed
+    assert "broken.jpg" in capsys.readouterr().err
+    record = json.loads((out / "photo.json").read_text())
+    assert np.asarray(record["landmarks_2d"]).shape == (68, 2)
+    assert np.asarray(record["landmarks_3d"]).shape == (68, 3)
+    assert set(record["pose_degrees"]) == {"pitch", "yaw", "roll"}
+    vertices, triangles, _ = read_obj(out / "photo.obj")
+    assert vertices.shape[1] == 3 and len(triangles) > 0
+    assert np.load(out / "photo_embedding.npy").ndim == 1
+    assert (out / "photo_overlay.png").exists() and (out / "photo_identity.obj").exists()
+    assert not list(out.glob("broken*"))
 
 
 def test_joint_training_reduces_the_loss(tmp_path, data_dir):

@@ -1,4 +1,9 @@
-"""Shared pieces of the model-file reader tests: a small face-like surface and PCA bases."""
+"""Shared pieces of the model-file reader tests: a small face-like surface, PCA bases, and
+pickles of classes from modules that are not installed (chumpy, old scipy paths, torch)."""
+
+import pickle
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -42,10 +47,33 @@ def _decode(model, alpha, beta, gamma):
     return shape, colour
 
 
+def _fake_class(module, name, bases=(object,), **namespace):
+    """A class that pickles as ``module name``; its module exists only while dumping."""
+    cls = type(name, bases, dict(namespace))
+    cls.__module__, cls.__qualname__ = module, name
+    return cls
+
+
+def _dump_with_fake_modules(monkeypatch, obj, classes, protocol=2):
+    """Pickles ``obj`` whose classes claim modules that are not installed."""
+    with monkeypatch.context() as patch:
+        made = {}
+        for cls in classes:
+            parts = cls.__module__.split(".")
+            for name in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):
+                if name not in made:
+                    made[name] = types.ModuleType(name)
+                    patch.setitem(sys.modules, name, made[name])
+            setattr(made[cls.__module__], cls.__qualname__, cls)
+        return pickle.dumps(obj, protocol=protocol)
+
+
 class FormatKit:
     face_grid = staticmethod(_face_grid)
     orthonormal = staticmethod(_orthonormal)
     decode = staticmethod(_decode)
+    fake_class = staticmethod(_fake_class)
+    dump_with_fake_modules = staticmethod(_dump_with_fake_modules)
 
 
 @pytest.fixture

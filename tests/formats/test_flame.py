@@ -19,26 +19,6 @@ NUM_JOINTS = 5
 PARENTS = np.array([-1, 0, 1, 1, 1])  # global, neck, jaw, left eye, right eye
 
 
-def _fake_class(module, name):
-    """A class that pickles as ``module name`` (chumpy, old scipy paths) with a dict state."""
-    cls = type(name, (), {"__setstate__": lambda self, state: self.__dict__.update(state)})
-    cls.__module__, cls.__qualname__ = module, name
-    return cls
-
-
-def _dumps_as(monkeypatch, obj, classes, protocol=2):
-    with monkeypatch.context() as patch:
-        made = {}
-        for cls in classes:
-            parts = cls.__module__.split(".")
-            for name in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):
-                if name not in made:
-                    made[name] = types.ModuleType(name)
-                    patch.setitem(sys.modules, name, made[name])
-            setattr(made[cls.__module__], cls.__qualname__, cls)
-        return pickle.dumps(obj, protocol=protocol)
-
-
 def _instance(cls, state):
     obj = object.__new__(cls)
     obj.__dict__.update(state)
@@ -73,10 +53,11 @@ def _flame_arrays(seed=0):
     }
 
 
-def _write_flame(path, monkeypatch, arrays):
+def _write_flame(path, monkeypatch, kit, arrays):
     """Pickles ``arrays`` as FLAME's file holds them: chumpy Ch, old-path scipy csc_matrix."""
-    ch = _fake_class("chumpy.ch", "Ch")
-    csc = _fake_class("scipy.sparse.csc", "csc_matrix")
+    setstate = {"__setstate__": lambda self, state: self.__dict__.update(state)}
+    ch = kit.fake_class("chumpy.ch", "Ch", **setstate)
+    csc = kit.fake_class("scipy.sparse.csc", "csc_matrix", **setstate)
     sparse = scipy.sparse.csc_matrix(arrays["J_regressor"])
     chumpy_state = {"_dirty_vars": set(), "_itr": None, "_depends_on_deps": {}}
     obj = dict(arrays)
@@ -94,7 +75,7 @@ def _write_flame(path, monkeypatch, arrays):
         },
     )
     obj["bs_style"], obj["bs_type"] = "lbs", "lrotmin"
-    data = _dumps_as(monkeypatch, obj, [ch, csc])
+    data = kit.dump_with_fake_modules(monkeypatch, obj, [ch, csc])
     assert b"chumpy.ch\nCh\n" in data and b"scipy.sparse.csc\ncsc_matrix\n" in data
     path.write_bytes(data)
 
@@ -128,10 +109,10 @@ def _flame_reference_mm(arrays, betas, pose):
     return posed * 1000.0
 
 
-def test_decoded_and_articulated_match_flame(tmp_path, monkeypatch, x64):
+def test_decoded_and_articulated_match_flame(tmp_path, monkeypatch, x64, kit):
     arrays = _flame_arrays()
     path = tmp_path / "generic_model.pkl"
-    _write_flame(path, monkeypatch, arrays)
+    _write_flame(path, monkeypatch, kit, arrays)
     assert "chumpy" not in sys.modules
     model = load_flame(path, dtype=np.float64)
     assert (model.num_identity, model.num_expression, model.num_vertices) == (300, 100, NX * NY)
@@ -158,10 +139,10 @@ def test_decoded_and_articulated_match_flame(tmp_path, monkeypatch, x64):
     assert np.abs(expected - shaped).max() > 1.0  # the pose does move the head (mm)
 
 
-def test_units_winding_and_float32(tmp_path, monkeypatch):
+def test_units_winding_and_float32(tmp_path, monkeypatch, kit):
     arrays = _flame_arrays()
     path = tmp_path / "generic_model.pkl"
-    _write_flame(path, monkeypatch, arrays)
+    _write_flame(path, monkeypatch, kit, arrays)
     model = load_flame(path)
     assert model.dtype == np.float32 and model.units == "mm"
     assert 150.0 < np.ptp(model.mean_shape[:, 0]) < 170.0  # 16 cm wide, not 0.16
@@ -170,7 +151,7 @@ def test_units_winding_and_float32(tmp_path, monkeypatch):
     tip = int(np.argmax(v[:, 2]))  # the nose tip of the cap: its normals point out (+z)
     assert _normals(v, t)[np.any(t == tip, axis=1), 2].sum() > 0
     # A file wound the other way is turned outwards.
-    _write_flame(path, monkeypatch, dict(arrays, f=arrays["f"][:, ::-1].copy()))
+    _write_flame(path, monkeypatch, kit, dict(arrays, f=arrays["f"][:, ::-1].copy()))
     rewound = load_flame(path).triangles
     np.testing.assert_array_equal(np.sort(rewound, 1), np.sort(t, 1))
     assert np.all(_normals(v, rewound)[:, 2] > 0)
@@ -188,10 +169,10 @@ def _torch_stand_in():
     return rebuild, type("Tensor", (), {"__reduce__": lambda self: (rebuild, (b"s", 0, (79,)))})()
 
 
-def test_landmark_embeddings(tmp_path, monkeypatch):
+def test_landmark_embeddings(tmp_path, monkeypatch, kit):
     arrays = _flame_arrays()
     path = tmp_path / "generic_model.pkl"
-    _write_flame(path, monkeypatch, arrays)
+    _write_flame(path, monkeypatch, kit, arrays)
     rng = np.random.default_rng(2)
     num_triangles = len(arrays["f"])
     faces = rng.integers(0, num_triangles, size=68)
@@ -225,7 +206,7 @@ def test_landmark_embeddings(tmp_path, monkeypatch):
     # on the clockwise corners).
     clockwise_f = arrays["f"][:, [0, 2, 1]].copy()
     clockwise = tmp_path / "clockwise.pkl"
-    _write_flame(clockwise, monkeypatch, dict(arrays, f=clockwise_f))
+    _write_flame(clockwise, monkeypatch, kit, dict(arrays, f=clockwise_f))
     rewound = load_flame(clockwise, landmarks_path=deca_path, dtype=np.float64)
     assert not np.array_equal(rewound.triangles, clockwise_f)
     corners = arrays["v_template"][clockwise_f[faces].astype(np.int64)] * 1000.0
@@ -251,21 +232,24 @@ def test_landmark_embeddings(tmp_path, monkeypatch):
         load_flame(path, landmarks_path=bad)
 
 
-def test_bad_files_are_named(tmp_path, monkeypatch):
+def test_bad_files_are_named(tmp_path, monkeypatch, kit):
     arrays = _flame_arrays()
     path = tmp_path / "generic_model.pkl"
-    _write_flame(path, monkeypatch, {k: v for k, v in arrays.items() if k != "posedirs"})
+    _write_flame(path, monkeypatch, kit, {k: v for k, v in arrays.items() if k != "posedirs"})
     with pytest.raises(ValueError, match=r"generic_model\.pkl: field 'posedirs' missing"):
         load_flame(path)
-    _write_flame(path, monkeypatch, dict(arrays, posedirs=arrays["posedirs"][:, :, :27]))
+    _write_flame(path, monkeypatch, kit, dict(arrays, posedirs=arrays["posedirs"][:, :, :27]))
     with pytest.raises(ValueError, match=r"'posedirs' must have shape \[30, 3, 36\]"):
         load_flame(path)
     _write_flame(
-        path, monkeypatch, dict(arrays, kintree_table=np.array([[9, 0, 1, 1, 7], [0, 1, 2, 3, 4]]))
+        path,
+        monkeypatch,
+        kit,
+        dict(arrays, kintree_table=np.array([[9, 0, 1, 1, 7], [0, 1, 2, 3, 4]])),
     )
     with pytest.raises(ValueError, match="joint 4 has parent 7"):
         load_flame(path)
-    _write_flame(path, monkeypatch, arrays)
+    _write_flame(path, monkeypatch, kit, arrays)
     with pytest.raises(ValueError, match="fewer than the 500 identity"):
         load_flame(path, num_identity=500)
     evil = tmp_path / "evil.pkl"

@@ -32,28 +32,7 @@ class _Evil:
         return (os.system, (f"touch {self.marker}",))
 
 
-def _fake_class(module, name, bases=(object,), **namespace):
-    """A class that pickles as ``module name``; the module is registered only while dumping."""
-    cls = type(name, bases, dict(namespace))
-    cls.__module__, cls.__qualname__ = module, name
-    return cls
-
-
-def _dump_with_fake_modules(monkeypatch, obj, classes, protocol=2):
-    """Pickles ``obj`` whose classes claim modules (chumpy, torch) that are not installed."""
-    with monkeypatch.context() as patch:
-        made = {}
-        for cls in classes:
-            parts = cls.__module__.split(".")
-            for name in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):
-                if name not in made:
-                    made[name] = types.ModuleType(name)
-                    patch.setitem(sys.modules, name, made[name])
-            setattr(made[cls.__module__], cls.__qualname__, cls)
-        return pickle.dumps(obj, protocol=protocol)
-
-
-def _chumpy_classes():
+def _chumpy_classes(kit):
     def getstate(self):
         return dict(self.__dict__)
 
@@ -62,12 +41,12 @@ def _chumpy_classes():
 
     extra = {"__getstate__": getstate, "__setstate__": setstate}
     return {
-        "Ch": _fake_class("chumpy.ch", "Ch", **extra),
-        "Reshape": _fake_class("chumpy.reordering", "Reshape", **extra),
-        "transpose": _fake_class("chumpy.reordering", "transpose", **extra),
-        "Select": _fake_class("chumpy.reordering", "Select", **extra),
-        "add": _fake_class("chumpy.ch_ops", "add", **extra),
-        "multiply": _fake_class("chumpy.ch_ops", "multiply", **extra),
+        "Ch": kit.fake_class("chumpy.ch", "Ch", **extra),
+        "Reshape": kit.fake_class("chumpy.reordering", "Reshape", **extra),
+        "transpose": kit.fake_class("chumpy.reordering", "transpose", **extra),
+        "Select": kit.fake_class("chumpy.reordering", "Select", **extra),
+        "add": kit.fake_class("chumpy.ch_ops", "add", **extra),
+        "multiply": kit.fake_class("chumpy.ch_ops", "multiply", **extra),
     }
 
 
@@ -181,9 +160,9 @@ def test_reads_numpy_scipy_and_builtins_every_protocol(tmp_path, protocol):
         np.testing.assert_array_equal(to_numpy(got[key]), sparse.toarray())
 
 
-def test_chumpy_objects_without_chumpy(tmp_path, monkeypatch):
+def test_chumpy_objects_without_chumpy(tmp_path, monkeypatch, kit):
     assert "chumpy" not in sys.modules
-    ch = _chumpy_classes()
+    ch = _chumpy_classes(kit)
     x = np.arange(24.0).reshape(4, 3, 2)
     base = _chumpy(ch["Ch"], x=x)
     obj = {
@@ -194,7 +173,7 @@ def test_chumpy_objects_without_chumpy(tmp_path, monkeypatch):
         "sum": _chumpy(ch["add"], a=base, b=_chumpy(ch["multiply"], a=base, b=2.0)),
         "plain": np.ones(2),
     }
-    data = _dump_with_fake_modules(monkeypatch, obj, ch.values())
+    data = kit.dump_with_fake_modules(monkeypatch, obj, ch.values())
     assert b"chumpy.ch\nCh\n" in data  # named exactly as in FLAME's generic_model.pkl
     path = tmp_path / "chumpy.pkl"
     path.write_bytes(data)
@@ -212,10 +191,12 @@ def test_chumpy_objects_without_chumpy(tmp_path, monkeypatch):
     np.testing.assert_array_equal(to_numpy(got["plain"]), np.ones(2))
 
 
-def test_unknown_chumpy_operation_is_named(monkeypatch):
-    ch = _chumpy_classes()
-    cross = _fake_class("chumpy.ch_ops", "Cross", __setstate__=lambda self, s: None)
-    data = _dump_with_fake_modules(monkeypatch, {"c": _chumpy(cross, a=1)}, [*ch.values(), cross])
+def test_unknown_chumpy_operation_is_named(monkeypatch, kit):
+    ch = _chumpy_classes(kit)
+    cross = kit.fake_class("chumpy.ch_ops", "Cross", __setstate__=lambda self, s: None)
+    data = kit.dump_with_fake_modules(
+        monkeypatch, {"c": _chumpy(cross, a=1)}, [*ch.values(), cross]
+    )
     got = loads(data, source="m.pkl", allow_chumpy=True)
     with pytest.raises(ValueError, match=r"m\.pkl: cannot evaluate chumpy 'chumpy.ch_ops.Cross'"):
         to_numpy(got["c"], source="m.pkl")

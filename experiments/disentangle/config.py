@@ -53,6 +53,7 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 "decoder": "linear",  # or "mlp"
                 "init_from_model": True,
                 "entangled": False,
+                "num_classes": 0,  # set by training: the people of the training split
             }
         )
         config.loss = ml_collections.ConfigDict(

@@ -202,16 +202,13 @@ def evaluate_split(net, variables, model3d, source, metadata, config) -> dict:
     return metrics
 
 
-def _setup(config):
-    model3d = morphable.to_device(load_model(config.model3d))
+def _prepare_data(config):
+    """``(builder, metadata)`` of the configured dataset, built first if it is missing."""
     builder = datasets.prepare_builder(
         config.data.builder, config.data.config, config.data.data_dir,
         manual_dir=config.data.manual_dir,
     )  # fmt: skip
-    metadata = builder.info.metadata
-    table = datasets.train_label_map(metadata)
-    net = create_network(config, model3d, num_classes=int(np.sum(table >= 0)))
-    return model3d, builder, metadata, table, net
+    return builder, builder.info.metadata
 
 
 def train_and_evaluate(config, workdir) -> dict:
@@ -219,7 +216,13 @@ def train_and_evaluate(config, workdir) -> dict:
     test split and writes ``workdir/metrics.json``. Returns the metrics."""
     from facejax.data.pipeline import AugmentConfig, make_loader
 
-    model3d, builder, metadata, table, net = _setup(config)
+    model3d = morphable.to_device(load_model(config.model3d))
+    builder, metadata = _prepare_data(config)
+    table = datasets.train_label_map(metadata)
+    # Recorded in the config saved beside the checkpoints, so a predictor can rebuild the
+    # network without the dataset.
+    config.model.num_classes = int(np.sum(table >= 0))
+    net = create_network(config, model3d, num_classes=config.model.num_classes)
     train_source = builder.as_data_source("train")
     test_source = builder.as_data_source("test")
     size = config.data.image_size
@@ -273,7 +276,11 @@ def restore(config, workdir):
     from facejax.train import checkpoint as checkpoint_lib
     from facejax.train import create_train_state, make_optimizer, make_schedule
 
-    model3d, builder, metadata, _, net = _setup(config)
+    model3d = morphable.to_device(load_model(config.model3d))
+    num_classes = config.model.get("num_classes", 0)
+    if not num_classes:  # a run saved before the config recorded it: count the people
+        num_classes = int(np.sum(datasets.train_label_map(_prepare_data(config)[1]) >= 0))
+    net = create_network(config, model3d, num_classes=num_classes)
     size = config.data.image_size
     variables = net.init(
         jax.random.key(0), jnp.zeros((1, size, size, 3), jnp.float32), model3d, train=False
@@ -288,12 +295,13 @@ def restore(config, workdir):
     restored = checkpoint_lib.restore_checkpoint(manager, template)
     if restored is None:
         raise FileNotFoundError(f"{workdir}: no checkpoint to restore")
-    return net, eval_variables(restored.state), model3d, restored.step, builder, metadata
+    return net, eval_variables(restored.state), model3d, restored.step
 
 
 def evaluate(config, workdir) -> dict:
     """Evaluates the latest checkpoint in ``workdir`` on the test split; writes metrics.json."""
-    net, variables, model3d, step, builder, metadata = restore(config, workdir)
+    net, variables, model3d, step = restore(config, workdir)
+    builder, metadata = _prepare_data(config)
     results = evaluate_split(
         net, variables, model3d, builder.as_data_source("test"), metadata, config
     )
@@ -314,7 +322,7 @@ def load_predictor(config, workdir):
     model frame), ``angles`` ``[B, 3]`` (radians, ``"xyz"``), ``scale`` ``[B]`` (px/mm) and
     ``embedding`` ``[B, D]`` (the identity feature).
     """
-    net, variables, model3d, _, _, _ = restore(config, workdir)
+    net, variables, model3d, _ = restore(config, workdir)
     feature = config.eval.feature
 
     @jax.jit

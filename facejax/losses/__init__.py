@@ -9,13 +9,15 @@ identical vectors).
 * identification: :func:`softmax_cross_entropy`, :func:`margin_logits`,
   :func:`margin_softmax_loss` (ArcFace, CosFace);
 * Siamese: :func:`contrastive_loss` (Hadsell et al. 2006);
-* geometry: :func:`vertex_loss`, :func:`landmark_loss` (optionally robust);
+* geometry: :func:`vertex_loss`, :func:`landmark_loss` (optionally robust),
+  :func:`scale_aligned_squared_error` (shape up to position and size);
 * rendering: :func:`photometric_loss`;
 * cycles: :func:`cycle_consistency_loss`;
 * priors: :func:`coefficient_prior`;
 * the masked mean they share: :func:`masked_mean`.
 """
 
+from facejax.losses.aligned import scale_aligned_squared_error
 from facejax.losses.contrastive import DISTANCES, contrastive_loss, pair_distance
 from facejax.losses.cycle import CYCLE_KINDS, cycle_consistency_loss
 from facejax.losses.identification import (
@@ -57,6 +59,7 @@ __all__ = [
     "photometric_loss",
     "pixel_distance",
     "robust_penalty",
+    "scale_aligned_squared_error",
     "softmax_cross_entropy",
     "vertex_loss",
 ]

@@ -1,0 +1,62 @@
+"""A vertex loss that asks only for what an image can show: shape up to position and size.
+
+Under a perspective camera at an unknown distance, an image cannot tell a large head far away
+from a small head close by, nor where the model-frame origin sits: a shape's translation and
+uniform scale are not in the picture. A plain vertex loss still asks the network for them, and
+in the embedded model the largest identity component is almost exactly a uniform scale (about a
+third of the identity variance): a network trained on raw millimetres spends its capacity on
+noise. :func:`scale_aligned_squared_error` first moves and scales the prediction onto the target
+by least squares, then measures what is left, the same way the evaluation aligns before its
+RMSE (which also removes a rotation; a canonical-frame shape has none to remove).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+
+from facejax.losses.masked import at_least_float32, keep, masked_mean
+
+Array = Any
+
+
+def scale_aligned_squared_error(pred, target, weights=None) -> Array:
+    """Weighted mean squared vertex distance after the best translation and scale of ``pred``.
+
+    With ``w`` the weights and ``p``, ``t`` the weighted-centred points, the prediction is
+    scaled by ``s = sum_i w_i <p_i, t_i> / sum_i w_i |p_i|^2`` (the least-squares scale) and
+    the loss is ``sum_i w_i |s p_i - t_i|^2 / sum_i w_i`` (mm^2 for shapes in mm). Its square
+    root is a lower bound of the scale-and-translation-aligned RMSE over the same weights.
+
+    Args:
+      pred: ``[..., V, 3]`` predicted vertices.
+      target: ``[..., V, 3]`` target vertices.
+      weights: optional non-negative ``[V]`` (e.g. a face-region mask) or ``[..., V]``;
+        ``None`` weighs every vertex equally. The same weights fit the alignment.
+
+    Returns:
+      ``[...]`` losses; 0 for a face whose weights are all 0 or whose prediction is a point.
+    """
+    pred, target = at_least_float32(pred), at_least_float32(target)
+    if pred.shape != target.shape or pred.ndim < 2 or pred.shape[-1] != 3:
+        raise ValueError(
+            "scale_aligned_squared_error: pred and target must both be [..., V, 3], got "
+            f"{pred.shape} and {target.shape}"
+        )
+    if weights is None:
+        weights = jnp.ones(pred.shape[:-1], pred.dtype)
+    weights = jnp.broadcast_to(jnp.asarray(weights, pred.dtype), pred.shape[:-1])
+    pred, target = keep(weights, pred), keep(weights, target)
+
+    def centred(points):
+        centre = masked_mean(points, weights[..., None] * jnp.ones_like(points), axis=-2)
+        return points - centre[..., None, :]
+
+    p, t = centred(pred), centred(target)
+    w = weights[..., None]
+    spread = jnp.sum(w * p * p, axis=(-2, -1))
+    ok = spread > 0
+    scale = jnp.where(ok, jnp.sum(w * p * t, axis=(-2, -1)) / jnp.where(ok, spread, 1.0), 1.0)
+    residual = jnp.sum(jnp.square(scale[..., None, None] * p - t), axis=-1)
+    return masked_mean(residual, weights)

@@ -89,3 +89,18 @@ def read_split(source, features: tuple[str, ...], batch_size: int = 256) -> dict
             for name in features:
                 columns[name].append(example[name])
     return {name: np.stack(values) for name, values in columns.items()}
+
+
+def mean_identity_coeffs(source, batch_size: int = 256) -> np.ndarray:
+    """``[K]`` the mean identity of a split's people: each person's mean ``identity_coeffs``
+    over their images, then the mean over people (a person with many images counts once).
+
+    Decoded with the morphable model this is the *mean face*, the baseline a learned shape is
+    reported beside (``facejax.evaluation.baselines``).
+    """
+    data = read_split(source, ("identity", "identity_coeffs"), batch_size)
+    labels, inverse = np.unique(data["identity"], return_inverse=True)
+    sums = np.zeros((len(labels), data["identity_coeffs"].shape[-1]), np.float64)
+    np.add.at(sums, inverse, data["identity_coeffs"])
+    per_person = sums / np.bincount(inverse)[:, None]
+    return per_person.mean(0).astype(np.float32)

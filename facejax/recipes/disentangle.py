@@ -79,7 +79,7 @@ def target_shapes(model3d, identity_coeffs, expression_coeffs):
 def identification_loss(outputs, labels, loss_config):
     """Per-example identification loss of the configured kind."""
     if loss_config.identification == "softmax":
-        return losses.softmax_cross_entropy(outputs.logits, labels)
+        return losses.softmax_cross_entropy_with_integer_labels(outputs.logits, labels)
     return losses.margin_softmax_loss(
         outputs.cosines,
         labels,
@@ -111,8 +111,8 @@ def make_loss_fn(net, model3d, config):
         neutral, full = target_shapes(model3d, batch["identity_coeffs"], batch["expression_coeffs"])
         terms = {
             "identification": identification_loss(outputs, batch["label"], weights),
-            "identity_shape": losses.vertex_loss(outputs.identity_shape, neutral, kind="l2"),
-            "shape": losses.vertex_loss(outputs.shape, full, kind="l2"),
+            "identity_shape": losses.mean_vertex_distance(outputs.identity_shape, neutral),
+            "shape": losses.mean_vertex_distance(outputs.shape, full),
             # Landmark error as a percentage of the image side, so its weight does not depend
             # on the image size.
             "landmarks": losses.landmark_loss(

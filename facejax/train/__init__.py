@@ -5,9 +5,10 @@ metrics, new BatchNorm statistics) and its data, and calls :func:`run_training`.
 
 * :class:`TrainState`, :func:`create_train_state`, :func:`eval_variables` (facejax.train.state)
 * :func:`make_optimizer`, :func:`make_schedule`, :func:`update_ema` (optimizer)
-* :func:`make_train_step`, :func:`batch_axis_name` (step): ``train_step(state, batch, rng)``
-* :class:`DataParallel`, :func:`make_data_parallel` (parallel): ``jax.jit`` over a mesh or
-  ``jax.pmap``
+* :func:`make_train_step` (step): ``train_step(state, batch, rng)``
+* :class:`DataParallel`, :func:`make_data_parallel`, :func:`batch_axis_name` (parallel): the one
+  place ``jax.jit`` over a mesh or ``jax.pmap`` is chosen (:class:`JitDataParallel`,
+  :class:`PmapDataParallel`)
 * :func:`compute_dtype`, :func:`at_least_float32`, :func:`cast_images` (precision)
 * :func:`make_checkpoint_manager`, :func:`save_checkpoint`, :func:`restore_checkpoint`
   (checkpoint, Orbax)
@@ -38,16 +39,25 @@ from facejax.train.metric_writers import (
     read_tfevents_scalars,
 )
 from facejax.train.optimizer import make_optimizer, make_schedule, update_ema
-from facejax.train.parallel import DataParallel, device_arrays, make_data_parallel
+from facejax.train.parallel import (
+    DataParallel,
+    JitDataParallel,
+    PmapDataParallel,
+    batch_axis_name,
+    device_arrays,
+    make_data_parallel,
+)
 from facejax.train.precision import at_least_float32, cast_images, compute_dtype
 from facejax.train.progress import Progress
 from facejax.train.state import TrainState, create_train_state, eval_variables
-from facejax.train.step import batch_axis_name, make_train_step
+from facejax.train.step import make_train_step
 
 __all__ = [
     "DataParallel",
+    "JitDataParallel",
     "JsonlWriter",
     "MultiWriter",
+    "PmapDataParallel",
     "Progress",
     "Restored",
     "TensorBoardWriter",

@@ -15,6 +15,8 @@ metrics, new BatchNorm statistics) and its data, and calls :func:`run_training`.
 * :func:`make_metric_writers`, :func:`read_jsonl`, :func:`read_tfevents_scalars` (metric_writers)
 * :class:`Progress` (progress), :func:`check_finite` (finite)
 * :func:`initialize_distributed` (distributed)
+* :func:`initial_train_state`, :func:`restore_train_state`, :func:`restore_variables`,
+  :func:`open_checkpoints`, :func:`config_to_dict` (workdir): a run's state, new or restored
 * :func:`default_config`, :func:`validate_config` (config), :func:`run_training` (loop)
 
 docs/training.md describes the whole.
@@ -29,7 +31,7 @@ from facejax.train.checkpoint import (
 from facejax.train.config import default_config, validate_config
 from facejax.train.distributed import initialize_distributed
 from facejax.train.finite import check_finite
-from facejax.train.loop import config_to_dict, run_training
+from facejax.train.loop import run_training
 from facejax.train.metric_writers import (
     JsonlWriter,
     MultiWriter,
@@ -51,6 +53,15 @@ from facejax.train.precision import at_least_float32, cast_images, compute_dtype
 from facejax.train.progress import Progress
 from facejax.train.state import TrainState, create_train_state, eval_variables
 from facejax.train.step import make_train_step
+from facejax.train.workdir import (
+    config_to_dict,
+    initial_train_state,
+    make_run_optimizer,
+    open_checkpoints,
+    restore_train_state,
+    restore_variables,
+    seed_keys,
+)
 
 __all__ = [
     "DataParallel",
@@ -72,18 +83,24 @@ __all__ = [
     "default_config",
     "device_arrays",
     "eval_variables",
+    "initial_train_state",
     "initialize_distributed",
     "make_checkpoint_manager",
     "make_data_parallel",
     "make_metric_writers",
     "make_optimizer",
+    "make_run_optimizer",
     "make_schedule",
     "make_train_step",
+    "open_checkpoints",
     "read_jsonl",
     "read_tfevents_scalars",
     "restore_checkpoint",
+    "restore_train_state",
+    "restore_variables",
     "run_training",
     "save_checkpoint",
+    "seed_keys",
     "update_ema",
     "validate_config",
 ]

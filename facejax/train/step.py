@@ -35,6 +35,7 @@ itself then uses per-device statistics, and the result differs from one device's
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,22 @@ from facejax.train.state import TrainState
 PyTree = Any
 # loss_fn(params, batch_stats, batch, rng, train=True) -> (loss, (metrics, new_batch_stats))
 LossFn = Callable[..., tuple[jax.Array, tuple[dict[str, jax.Array], PyTree]]]
+_MOVED_TO_PARALLEL = ("batch_axis_name", "PMAP_AXIS_NAME")
+
+
+def __getattr__(name: str):
+    # Deprecated for one release: the jit/pmap choice lives in facejax.train.parallel.
+    if name in _MOVED_TO_PARALLEL:
+        warnings.warn(
+            f"facejax.train.step.{name} moved to facejax.train.parallel (facejax.train.{name} "
+            f"for batch_axis_name)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from facejax.train import parallel
+
+        return getattr(parallel, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def global_norm(tree: PyTree) -> jax.Array:

@@ -109,3 +109,10 @@ def test_placed_batches_keep_the_global_size_and_drop_text(toy, four_devices, pa
     placed = parallel.shard_batch(batch)
     assert set(placed) == {"x", "y"}
     assert parallel.examples_per_step(placed) == GLOBAL_BATCH
+
+
+def test_the_step_modules_old_axis_names_warn_and_still_work():
+    from facejax.train import step
+
+    with pytest.deprecated_call(match="moved to facejax.train.parallel"):
+        assert step.batch_axis_name("pmap") == batch_axis_name("pmap") == "batch"

@@ -6,15 +6,19 @@ Losses are computed in float32 even for bfloat16 inputs, and their values and gr
 finite at the usual singular points (an empty mask, all landmarks hidden, a cosine of exactly 1,
 identical vectors).
 
-* identification: :func:`softmax_cross_entropy`, :func:`margin_logits`,
+* identification: :func:`softmax_cross_entropy_with_integer_labels`, :func:`margin_logits`,
   :func:`margin_softmax_loss` (ArcFace, CosFace);
 * Siamese: :func:`contrastive_loss` (Hadsell et al. 2006);
-* geometry: :func:`vertex_loss`, :func:`landmark_loss` (optionally robust),
-  :func:`scale_aligned_squared_error` (shape up to position and size);
+* geometry: :func:`squared_vertex_error`, :func:`mean_vertex_distance`, :func:`landmark_loss`
+  (optionally robust), :func:`scale_aligned_squared_error` (shape up to position and size);
 * rendering: :func:`photometric_loss`;
 * cycles: :func:`cycle_consistency_loss`;
 * priors: :func:`coefficient_prior`;
 * the masked mean they share: :func:`masked_mean`.
+
+Deprecated (for one release, with a DeprecationWarning): ``vertex_loss`` (its ``kind="l2"`` was
+a Euclidean distance, not optax's half squared error) and ``softmax_cross_entropy`` (integer
+labels, where optax's function of that name takes one-hot ones).
 """
 
 from facejax.losses.aligned import scale_aligned_squared_error
@@ -27,6 +31,7 @@ from facejax.losses.identification import (
     margin_logits,
     margin_softmax_loss,
     softmax_cross_entropy,
+    softmax_cross_entropy_with_integer_labels,
 )
 from facejax.losses.masked import masked_mean
 from facejax.losses.photometric import PHOTOMETRIC_KINDS, photometric_loss, pixel_distance
@@ -35,7 +40,9 @@ from facejax.losses.reconstruction import (
     ROBUST_KINDS,
     VERTEX_KINDS,
     landmark_loss,
+    mean_vertex_distance,
     robust_penalty,
+    squared_vertex_error,
     vertex_loss,
 )
 
@@ -55,11 +62,14 @@ __all__ = [
     "margin_logits",
     "margin_softmax_loss",
     "masked_mean",
+    "mean_vertex_distance",
     "pair_distance",
     "photometric_loss",
     "pixel_distance",
     "robust_penalty",
     "scale_aligned_squared_error",
     "softmax_cross_entropy",
+    "softmax_cross_entropy_with_integer_labels",
+    "squared_vertex_error",
     "vertex_loss",
 ]

@@ -12,6 +12,7 @@ References:
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import jax
@@ -40,8 +41,10 @@ def _check_labels(scores, labels, fn: str):
     return labels
 
 
-def softmax_cross_entropy(logits, labels) -> Array:
+def softmax_cross_entropy_with_integer_labels(logits, labels) -> Array:
     """Cross-entropy of a softmax over classes with integer labels.
+
+    optax's function of the same name; ``optax.softmax_cross_entropy`` takes one-hot labels.
 
     ``logsumexp(logits) - logits[label]``, stable for any logit magnitude.
 
@@ -53,9 +56,21 @@ def softmax_cross_entropy(logits, labels) -> Array:
       ``[...]`` losses (float32 or wider, also for bfloat16 logits).
     """
     logits = at_least_float32(logits)
-    labels = _check_labels(logits, labels, "softmax_cross_entropy")
+    labels = _check_labels(logits, labels, "softmax_cross_entropy_with_integer_labels")
     target = jnp.take_along_axis(logits, labels[..., None], axis=-1)[..., 0]
     return jax.nn.logsumexp(logits, axis=-1) - target
+
+
+def softmax_cross_entropy(logits, labels) -> Array:
+    """Deprecated: :func:`softmax_cross_entropy_with_integer_labels` (this one takes integer
+    labels, where ``optax.softmax_cross_entropy`` takes one-hot ones)."""
+    warnings.warn(
+        "facejax.losses.softmax_cross_entropy is deprecated: use "
+        "softmax_cross_entropy_with_integer_labels",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
 def margin_logits(
@@ -89,7 +104,7 @@ def margin_logits(
       easy_margin: ArcFace only, see above.
 
     Returns:
-      ``[..., C]`` logits for :func:`softmax_cross_entropy`.
+      ``[..., C]`` logits for :func:`softmax_cross_entropy_with_integer_labels`.
 
     Raises:
       ValueError: unknown ``kind``, or labels that do not match the cosines.
@@ -122,7 +137,8 @@ def margin_softmax_loss(
     margin: float | None = None,
     easy_margin: bool = False,
 ) -> Array:
-    """Margin softmax loss: :func:`softmax_cross_entropy` of :func:`margin_logits`.
+    """Margin softmax loss: :func:`softmax_cross_entropy_with_integer_labels` of
+    :func:`margin_logits`.
 
     Args: as :func:`margin_logits`.
 
@@ -132,4 +148,4 @@ def margin_softmax_loss(
     logits = margin_logits(
         cosines, labels, kind=kind, scale=scale, margin=margin, easy_margin=easy_margin
     )
-    return softmax_cross_entropy(logits, labels)
+    return softmax_cross_entropy_with_integer_labels(logits, labels)

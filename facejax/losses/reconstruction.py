@@ -6,6 +6,7 @@ landmark visibility) and never over the batch: ``[..., N, C]`` -> ``[...]``.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import jax.numpy as jnp
@@ -15,6 +16,7 @@ from facejax.losses.masked import at_least_float32, keep, masked_mean
 
 Array = Any
 
+# The kinds of the deprecated vertex_loss.
 VERTEX_KINDS = ("squared", "l2")
 ROBUST_KINDS = (None, "huber", "gm")
 
@@ -43,34 +45,67 @@ def _check_weights(weights, points_shape, name: str, fn: str):
     return jnp.broadcast_to(weights, point_shape)
 
 
-def vertex_loss(pred, target, weights=None, *, kind: str = "squared") -> Array:
-    """Per-face vertex error: the (weighted) mean over vertices of a per-vertex distance.
+def _vertex_differences(pred, target, weights, fn: str):
+    pred, target = _check_points(pred, target, 3, fn)
+    weights = _check_weights(weights, pred.shape, "weights", fn)
+    return keep(weights, pred - target), weights
 
-    * ``"squared"`` (default): squared Euclidean distance ``|p - t|^2`` (mm^2 for shapes in mm),
-      so the loss is the mean squared vertex error; its square root is the RMSE.
-    * ``"l2"``: Euclidean distance ``|p - t|`` (mm), the mean vertex error; its gradient is
-      finite (zero) where a vertex is exact.
+
+def squared_vertex_error(pred, target, weights=None) -> Array:
+    """Per-face mean squared vertex error: the (weighted) mean over vertices of ``|p - t|^2``.
+
+    In mm^2 for shapes in mm; its square root is the vertex RMSE
+    (facejax.evaluation.vertex_rmse). Not halved: optax's ``l2_loss`` is ``0.5 |p - t|^2``.
 
     Args:
       pred: ``[..., V, 3]`` predicted vertices.
       target: ``[..., V, 3]`` target vertices.
-      weights: optional non-negative ``[V]`` (e.g. a face-region mask) or ``[..., V]``; vertices of
-        weight 0 contribute nothing. ``None`` weighs all vertices equally.
-      kind: ``"squared"`` or ``"l2"``.
+      weights: optional non-negative ``[V]`` (e.g. a face-region mask) or ``[..., V]``; vertices
+        of weight 0 contribute nothing. ``None`` weighs all vertices equally.
 
     Returns:
       ``[...]`` losses; 0 for a face whose weights are all 0.
     """
+    diff, weights = _vertex_differences(pred, target, weights, "squared_vertex_error")
+    per_vertex = jnp.sum(jnp.square(diff), axis=-1)
+    return masked_mean(per_vertex, weights.astype(per_vertex.dtype))
+
+
+def mean_vertex_distance(pred, target, weights=None) -> Array:
+    """Per-face mean vertex distance: the (weighted) mean over vertices of ``|p - t|``.
+
+    The Euclidean distance (mm for shapes in mm), not squared; its gradient is finite (zero)
+    where a vertex is exact (facejax.geometry.safe_norm).
+
+    Args:
+      pred: ``[..., V, 3]`` predicted vertices.
+      target: ``[..., V, 3]`` target vertices.
+      weights: optional non-negative ``[V]`` or ``[..., V]`` per-vertex weights, as
+        :func:`squared_vertex_error`.
+
+    Returns:
+      ``[...]`` losses; 0 for a face whose weights are all 0.
+    """
+    diff, weights = _vertex_differences(pred, target, weights, "mean_vertex_distance")
+    per_vertex = safe_norm(diff, axis=-1)
+    return masked_mean(per_vertex, weights.astype(per_vertex.dtype))
+
+
+def vertex_loss(pred, target, weights=None, *, kind: str = "squared") -> Array:
+    """Deprecated: :func:`squared_vertex_error` (``kind="squared"``) or
+    :func:`mean_vertex_distance` (``kind="l2"``, a Euclidean distance, not optax's ``l2_loss``).
+    """
+    warnings.warn(
+        "facejax.losses.vertex_loss is deprecated: use squared_vertex_error (kind='squared') "
+        "or mean_vertex_distance (kind='l2')",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     if kind not in VERTEX_KINDS:
         raise ValueError(f"vertex_loss: unknown kind {kind!r}; known: {VERTEX_KINDS}")
-    pred, target = _check_points(pred, target, 3, "vertex_loss")
-    weights = _check_weights(weights, pred.shape, "weights", "vertex_loss")
-    diff = keep(weights, pred - target)
     if kind == "squared":
-        per_vertex = jnp.sum(jnp.square(diff), axis=-1)
-    else:
-        per_vertex = safe_norm(diff, axis=-1)
-    return masked_mean(per_vertex, weights.astype(per_vertex.dtype))
+        return squared_vertex_error(pred, target, weights)
+    return mean_vertex_distance(pred, target, weights)
 
 
 def robust_penalty(squared_distance, robust: str | None = None, scale: float = 1.0) -> Array:

@@ -55,7 +55,7 @@ def train_label_map(metadata: Mapping, split: str = "train") -> np.ndarray:
 
 class RelabelledBatches(Iterator):
     """A loader's batches with ``identity`` renumbered by a table into ``label``; the loader's
-    ``get_state``/``set_state`` pass through, so the run stays resumable."""
+    ``get_state``/``set_state``/``close`` pass through, so the run stays resumable."""
 
     def __init__(self, loader, table: np.ndarray):
         self.loader = loader
@@ -73,6 +73,9 @@ class RelabelledBatches(Iterator):
 
     def set_state(self, state) -> None:
         self.loader.set_state(state)
+
+    def close(self) -> None:
+        self.loader.close()
 
 
 def read_split(source, features: tuple[str, ...], batch_size: int = 256) -> dict[str, np.ndarray]:

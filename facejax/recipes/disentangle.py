@@ -20,7 +20,6 @@ and recognition from the identity feature (LFW-protocol verification, rank-1 ide
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
 import jax
@@ -37,6 +36,7 @@ from facejax.train import (
     cast_images,
     compute_dtype,
     eval_variables,
+    restore_variables,
     run_training,
 )
 
@@ -80,7 +80,7 @@ def target_shapes(model3d, identity_coeffs, expression_coeffs):
 def identification_loss(outputs, labels, loss_config):
     """Per-example identification loss of the configured kind."""
     if loss_config.identification == "softmax":
-        return losses.softmax_cross_entropy(outputs.logits, labels)
+        return losses.softmax_cross_entropy_with_integer_labels(outputs.logits, labels)
     return losses.margin_softmax_loss(
         outputs.cosines,
         labels,
@@ -119,8 +119,9 @@ def make_shape_loss(model3d, loss_config):
         weights = (model3d.face_mask > 0.5).astype(jnp.float32)
     if kind == "scale_aligned":
         return lambda pred, target: losses.scale_aligned_squared_error(pred, target, weights)
-    vertex_kind = "squared" if kind == "squared" else "l2"
-    return lambda pred, target: losses.vertex_loss(pred, target, weights, kind=vertex_kind)
+    if kind == "squared":
+        return lambda pred, target: losses.squared_vertex_error(pred, target, weights)
+    return lambda pred, target: losses.mean_vertex_distance(pred, target, weights)
 
 
 def make_loss_fn(net, model3d, config):
@@ -325,29 +326,18 @@ def train_and_evaluate(config, workdir) -> dict:
 def restore(config, workdir):
     """``(net, variables, model3d, step)`` of the latest checkpoint in ``workdir`` (EMA
     parameters when the run kept them)."""
-    from facejax.train import checkpoint as checkpoint_lib
-    from facejax.train import create_train_state, make_optimizer, make_schedule
-
     model3d = morphable.to_device(load_model(config.model3d))
     num_classes = config.model.get("num_classes", 0)
     if not num_classes:  # a run saved before the config recorded it: count the people
         num_classes = int(np.sum(datasets.train_label_map(_prepare_data(config)[1]) >= 0))
     net = create_network(config, model3d, num_classes=num_classes)
     size = config.data.image_size
-    variables = net.init(
-        jax.random.key(0), jnp.zeros((1, size, size, 3), jnp.float32), model3d, train=False
-    )
-    optimizer = make_optimizer(
-        config.optimizer, config.num_steps, make_schedule(config.optimizer, config.num_steps)
-    )
-    template = create_train_state(variables, optimizer, ema=config.optimizer.ema_decay > 0)
-    manager = checkpoint_lib.make_checkpoint_manager(
-        os.path.join(os.fspath(workdir), "checkpoints"), async_save=False
-    )
-    restored = checkpoint_lib.restore_checkpoint(manager, template)
-    if restored is None:
-        raise FileNotFoundError(f"{workdir}: no checkpoint to restore")
-    return net, eval_variables(restored.state), model3d, restored.step
+
+    def init_fn(rng):
+        return net.init(rng, jnp.zeros((1, size, size, 3), jnp.float32), model3d, train=False)
+
+    variables, step = restore_variables(config, workdir, init_fn)
+    return net, variables, model3d, step
 
 
 def evaluate(config, workdir) -> dict:

@@ -5,15 +5,18 @@ metrics, new BatchNorm statistics) and its data, and calls :func:`run_training`.
 
 * :class:`TrainState`, :func:`create_train_state`, :func:`eval_variables` (facejax.train.state)
 * :func:`make_optimizer`, :func:`make_schedule`, :func:`update_ema` (optimizer)
-* :func:`make_train_step`, :func:`batch_axis_name` (step): ``train_step(state, batch, rng)``
-* :class:`DataParallel`, :func:`make_data_parallel` (parallel): ``jax.jit`` over a mesh or
-  ``jax.pmap``
+* :func:`make_train_step` (step): ``train_step(state, batch, rng)``
+* :class:`DataParallel`, :func:`make_data_parallel`, :func:`batch_axis_name` (parallel): the one
+  place ``jax.jit`` over a mesh or ``jax.pmap`` is chosen (:class:`JitDataParallel`,
+  :class:`PmapDataParallel`)
 * :func:`compute_dtype`, :func:`at_least_float32`, :func:`cast_images` (precision)
 * :func:`make_checkpoint_manager`, :func:`save_checkpoint`, :func:`restore_checkpoint`
   (checkpoint, Orbax)
 * :func:`make_metric_writers`, :func:`read_jsonl`, :func:`read_tfevents_scalars` (metric_writers)
 * :class:`Progress` (progress), :func:`check_finite` (finite)
 * :func:`initialize_distributed` (distributed)
+* :func:`initial_train_state`, :func:`restore_train_state`, :func:`restore_variables`,
+  :func:`open_checkpoints`, :func:`config_to_dict` (workdir): a run's state, new or restored
 * :func:`default_config`, :func:`validate_config` (config), :func:`run_training` (loop)
 
 docs/training.md describes the whole.
@@ -28,7 +31,7 @@ from facejax.train.checkpoint import (
 from facejax.train.config import default_config, validate_config
 from facejax.train.distributed import initialize_distributed
 from facejax.train.finite import check_finite
-from facejax.train.loop import config_to_dict, run_training
+from facejax.train.loop import run_training
 from facejax.train.metric_writers import (
     JsonlWriter,
     MultiWriter,
@@ -38,16 +41,34 @@ from facejax.train.metric_writers import (
     read_tfevents_scalars,
 )
 from facejax.train.optimizer import make_optimizer, make_schedule, update_ema
-from facejax.train.parallel import DataParallel, device_arrays, make_data_parallel
+from facejax.train.parallel import (
+    DataParallel,
+    JitDataParallel,
+    PmapDataParallel,
+    batch_axis_name,
+    device_arrays,
+    make_data_parallel,
+)
 from facejax.train.precision import at_least_float32, cast_images, compute_dtype
 from facejax.train.progress import Progress
 from facejax.train.state import TrainState, create_train_state, eval_variables
-from facejax.train.step import batch_axis_name, make_train_step
+from facejax.train.step import make_train_step
+from facejax.train.workdir import (
+    config_to_dict,
+    initial_train_state,
+    make_run_optimizer,
+    open_checkpoints,
+    restore_train_state,
+    restore_variables,
+    seed_keys,
+)
 
 __all__ = [
     "DataParallel",
+    "JitDataParallel",
     "JsonlWriter",
     "MultiWriter",
+    "PmapDataParallel",
     "Progress",
     "Restored",
     "TensorBoardWriter",
@@ -62,18 +83,24 @@ __all__ = [
     "default_config",
     "device_arrays",
     "eval_variables",
+    "initial_train_state",
     "initialize_distributed",
     "make_checkpoint_manager",
     "make_data_parallel",
     "make_metric_writers",
     "make_optimizer",
+    "make_run_optimizer",
     "make_schedule",
     "make_train_step",
+    "open_checkpoints",
     "read_jsonl",
     "read_tfevents_scalars",
     "restore_checkpoint",
+    "restore_train_state",
+    "restore_variables",
     "run_training",
     "save_checkpoint",
+    "seed_keys",
     "update_ema",
     "validate_config",
 ]

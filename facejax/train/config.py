@@ -33,6 +33,7 @@ import ml_collections
 
 from facejax.train.checkpoint import BEST_MODES
 from facejax.train.optimizer import OPTIMIZERS, SCHEDULES
+from facejax.train.parallel import PARALLELISMS
 from facejax.train.precision import PRECISIONS
 
 
@@ -87,8 +88,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
     require(config.num_steps >= 1, f"num_steps must be >= 1, got {config.num_steps}")
     require(
-        config.parallelism in ("jit", "pmap"),
-        f"parallelism must be 'jit' or 'pmap', got {config.parallelism!r}",
+        config.parallelism in PARALLELISMS,
+        f"parallelism must be {' or '.join(map(repr, PARALLELISMS))}, got {config.parallelism!r}",
     )
     require(
         config.precision in PRECISIONS,

@@ -5,13 +5,16 @@ function over four user functions: ``init_fn`` (variables), ``loss_fn`` (the los
 (this process's host batches) and ``eval_fn`` (optional). It resumes from the latest checkpoint
 in ``workdir`` by itself, so the same command restarts a killed run.
 
+The loop reads one way whatever the devices: ``jax.jit`` over a mesh or ``jax.pmap`` is chosen
+once, by the :class:`facejax.train.DataParallel` that ``config.parallelism`` names, and the data
+is one kind of iterator (facejax.data.pipeline.CheckpointableIterator).
+
 Per step it does no host work but fetching a batch and dispatching the compiled step; metrics stay
 on the devices until a log step fetches them all at once (and checks them for NaN).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -22,32 +25,20 @@ import jax
 import ml_collections
 import numpy as np
 
+from facejax.data.pipeline import CheckpointableIterator
 from facejax.train import checkpoint as checkpoint_lib
 from facejax.train import metric_writers
+from facejax.train import workdir as workdir_lib
 from facejax.train.config import validate_config
 from facejax.train.finite import check_finite
-from facejax.train.optimizer import make_optimizer, make_schedule
-from facejax.train.parallel import device_arrays, make_data_parallel
+from facejax.train.parallel import DataParallel, make_data_parallel
 from facejax.train.progress import Progress
-from facejax.train.state import TrainState, create_train_state
+from facejax.train.state import TrainState
 from facejax.train.step import make_train_step
+from facejax.train.workdir import config_to_dict
 
 logger = logging.getLogger(__name__)
 PyTree = Any
-CHECKPOINT_DIR = "checkpoints"
-CONFIG_NAME = "config.json"
-
-
-def config_to_dict(config: ml_collections.ConfigDict) -> dict:
-    """The config as a JSON-serialisable dict (what is saved beside the checkpoints)."""
-    return json.loads(config.to_json_best_effort(sort_keys=True))
-
-
-def _global_batch_size(batch: Mapping[str, jax.Array], parallelism: str) -> int:
-    leaf = next(iter(batch.values()))
-    if parallelism == "pmap":  # [D_local, B / D, ...] on each process
-        return int(leaf.shape[0] * leaf.shape[1] * jax.process_count())
-    return int(leaf.shape[0])
 
 
 def _window_mean(records: list[dict[str, np.ndarray]]) -> dict[str, float]:
@@ -56,6 +47,44 @@ def _window_mean(records: list[dict[str, np.ndarray]]) -> dict[str, float]:
     if "learning_rate" in means:
         means["learning_rate"] = float(records[-1]["learning_rate"])
     return means
+
+
+def _finite_host_metrics(
+    parallel: DataParallel, pending: list[tuple[int, dict]]
+) -> list[dict[str, np.ndarray]]:
+    """The metrics of the steps not yet fetched, on the host, checked for NaN in step order."""
+    records = parallel.to_host([metrics for _, metrics in pending])
+    for (step, _), record in zip(pending, records, strict=True):
+        check_finite(step, record, prefix="train/")
+    return records
+
+
+def _next_batch(batches: Iterator, step: int, num_steps: int):
+    try:
+        return next(batches)
+    except StopIteration:
+        raise RuntimeError(
+            f"the training data ran out at step {step} of {num_steps}: use num_epochs=None "
+            f"(repeat) or fewer num_steps"
+        ) from None
+
+
+def _log_resume(restored: checkpoint_lib.Restored, config_dict: dict, directory) -> None:
+    if restored.config is not None and restored.config != config_dict:
+        changed = sorted(
+            k
+            for k in set(restored.config) | set(config_dict)
+            if restored.config.get(k) != config_dict.get(k)
+        )
+        logger.warning("resuming with a changed config (top-level fields %s)", changed)
+    logger.info("resumed from %s at step %d", directory, restored.step)
+
+
+def _resume_data(batches: CheckpointableIterator, data_state: dict | None) -> None:
+    if data_state is None:
+        logger.warning("resuming without a data-iterator state: the data restarts")
+    else:
+        batches.set_state(data_state)
 
 
 def run_training(
@@ -77,12 +106,13 @@ def run_training(
       init_fn: ``init_fn(rng) -> variables`` (``{"params", "batch_stats"?}``), e.g. a Flax
         ``model.init`` with a dummy batch. Traced under jit; the same on every process.
       loss_fn: ``loss_fn(params, batch_stats, batch, rng, train=True) -> (loss, (metrics,
-        new_batch_stats))`` (facejax.train.make_train_step). Under pmap the model's BatchNorm
-        must use ``axis_name=facejax.train.batch_axis_name(config.parallelism)``.
+        new_batch_stats))`` (facejax.train.make_train_step). The model's BatchNorm must use
+        ``axis_name=facejax.train.batch_axis_name(config.parallelism)``.
       train_data: a function returning this process's iterator of host batches ``{name: [B,
         ...]}`` (``B`` = global batch / process count), e.g. a facejax.data.pipeline Loader
-        (which shards by process). With ``get_state``/``set_state`` its position is
-        checkpointed and restored; without, a resumed run restarts the data from the start.
+        (which shards by process). Its position (``get_state``/``set_state``,
+        facejax.data.pipeline.CheckpointableIterator) is checkpointed and restored; a plain
+        iterator has none, and a resumed run restarts its data from the start.
       eval_fn: ``eval_fn(state, step) -> {name: float}``, called on every process every
         ``eval_every`` steps and at the end with the canonical state (replicated arrays; use
         facejax.train.eval_variables). Logged with the prefix ``eval/``. It must not keep the
@@ -103,70 +133,44 @@ def run_training(
         os.makedirs(workdir, exist_ok=True)
     config_dict = config_to_dict(config)
 
-    # ---------------------------------------------------------------- mesh
+    # ---------------------------------------------------------------- devices (jit or pmap)
     parallel = make_data_parallel(config.parallelism, devices)
 
-    # ---------------------------------------------------------------- model and optimizer
-    schedule = make_schedule(config.optimizer, config.num_steps)
-    optimizer = make_optimizer(config.optimizer, config.num_steps, schedule)
-    ema_decay = float(config.optimizer.ema_decay)
-    # Two independent streams from the seed: initialisation, and the per-step key (folded with
-    # the step inside the step), so a resumed run needs only the seed.
-    init_rng, step_rng = jax.random.split(jax.random.PRNGKey(config.seed))
-
-    def make_state():
-        return create_train_state(init_fn(init_rng), optimizer, ema=ema_decay > 0)
-
-    # Computed identically on every process, born replicated over the mesh (no host copy).
-    state = jax.jit(make_state, out_shardings=parallel.replicated)()
-
-    # ---------------------------------------------------------------- checkpoint / resume
-    ckpt = config.checkpoint
-    manager = checkpoint_lib.make_checkpoint_manager(
-        os.path.join(workdir, CHECKPOINT_DIR),
-        keep=ckpt.keep,
-        keep_best=ckpt.keep_best,
-        best_metric=ckpt.best_metric or None,
-        best_mode=ckpt.best_mode,
-        async_save=ckpt.async_save,
+    # ---------------------------------------------------------------- state: resumed or new
+    manager = workdir_lib.open_checkpoints(workdir, config)
+    restored = workdir_lib.restore_train_state(
+        manager, config, init_fn, sharding=parallel.replicated
     )
-    host_batches = train_data()
-    restored = checkpoint_lib.restore_checkpoint(manager, state)
-    start_step = 0
-    if restored is not None:
-        state, start_step = restored.state, restored.step
-        if restored.data_state is not None and hasattr(host_batches, "set_state"):
-            host_batches.set_state(restored.data_state)
-        else:
-            logger.warning("resuming without a data-iterator state: the data restarts")
-        if restored.config is not None and restored.config != config_dict:
-            changed = sorted(
-                k
-                for k in set(restored.config) | set(config_dict)
-                if restored.config.get(k) != config_dict.get(k)
-            )
-            logger.warning("resuming with a changed config (top-level fields %s)", changed)
-        logger.info("resumed from %s at step %d", manager.directory, start_step)
+    if restored is None:
+        start_step = 0
+        # Computed identically on every process, born replicated over the mesh.
+        state = workdir_lib.initial_train_state(config, init_fn, sharding=parallel.replicated)
+    else:
+        start_step, state = restored.step, restored.state
+        _log_resume(restored, config_dict, manager.directory)
     if is_main:
-        with open(os.path.join(workdir, CONFIG_NAME), "w") as f:
-            json.dump(config_dict, f, indent=2, sort_keys=True)
+        workdir_lib.write_config(workdir, config_dict)
 
     # ---------------------------------------------------------------- update step
+    optimizer, schedule = workdir_lib.make_run_optimizer(config)
     train_step = parallel.compile(
         make_train_step(
             loss_fn,
             optimizer,
-            ema_decay=ema_decay,
+            ema_decay=float(config.optimizer.ema_decay),
             axis_name=parallel.axis_name,
             learning_rate_fn=schedule,
         )
     )
     device_state = parallel.put_state(state)
     del state  # the step donates the state's buffers
+    _, step_rng = workdir_lib.seed_keys(config.seed)
     rng = parallel.put_rng(step_rng)
 
     # ---------------------------------------------------------------- input
-    batches = parallel.prefetch(host_batches, config.prefetch)
+    batches = parallel.prefetch(train_data(), config.prefetch)
+    if restored is not None:
+        _resume_data(batches, restored.data_state)
 
     # ---------------------------------------------------------------- loop
     writer = metric_writers.make_metric_writers(
@@ -175,20 +179,15 @@ def run_training(
         tensorboard=config.tensorboard,
         resume_step=start_step if restored is not None else None,
     )
+    ckpt = config.checkpoint
+    best_metric = ckpt.best_metric or None
     progress = None
     pending: list[tuple[int, dict]] = []  # (step, device metrics) since the last log
     first_step_seconds = None
     step = start_step
-    best_metric = ckpt.best_metric or None
     try:
         while step < config.num_steps:
-            try:
-                batch = device_arrays(next(batches))
-            except StopIteration:
-                raise RuntimeError(
-                    f"the training data ran out at step {step} of {config.num_steps}: use "
-                    f"num_epochs=None (repeat) or fewer num_steps"
-                ) from None
+            batch = _next_batch(batches, step, config.num_steps)
             started = time.perf_counter()
             device_state, metrics = train_step(device_state, batch, rng)
             step += 1
@@ -199,7 +198,7 @@ def run_training(
                 progress = Progress(
                     config.num_steps,
                     initial_step=start_step,
-                    examples_per_step=_global_batch_size(batch, config.parallelism),
+                    examples_per_step=parallel.examples_per_step(batch),
                     enabled=config.progress and is_main,
                 )
                 progress.start(step)
@@ -207,9 +206,7 @@ def run_training(
             logged: dict[str, float] = {}  # everything measured at this step: one record
 
             if step % config.log_every == 0 or last:
-                records = parallel.to_host([m for _, m in pending])
-                for (s, _), record in zip(pending, records, strict=True):
-                    check_finite(s, record, prefix="train/")
+                records = _finite_host_metrics(parallel, pending)
                 pending = []
                 logged.update({f"train/{k}": v for k, v in _window_mean(records).items()})
                 rates = progress.update(step, {"loss": logged["train/loss"]})
@@ -237,15 +234,12 @@ def run_training(
             candidate = ckpt.keep_best and best_metric in logged
             if periodic or last or candidate:
                 # Never checkpoint a diverged state: check the steps not yet logged first.
-                if pending:
-                    records = parallel.to_host([m for _, m in pending])
-                    for (s, _), record in zip(pending, records, strict=True):
-                        check_finite(s, record, prefix="train/")
+                _finite_host_metrics(parallel, pending)
                 checkpoint_lib.save_checkpoint(
                     manager,
                     step,
                     parallel.get_state(device_state),
-                    data_state=batches.get_state() if hasattr(host_batches, "get_state") else None,
+                    data_state=batches.get_state(),
                     config=config_dict,
                     metrics=logged,
                     best_metric=best_metric,

@@ -2,7 +2,8 @@
 
 ``train_step(state, batch, rng) -> (state, metrics)`` is the same Python function for every way
 of running it (facejax.train.parallel compiles it with ``jax.jit`` over a mesh or with
-``jax.pmap``):
+``jax.pmap``); it knows only an ``axis_name`` to average over, which the compiled form gives
+(``DataParallel.axis_name``: None under jit, "batch" under pmap):
 
 1. the step's randomness is ``fold_in(rng, state.step)``, with ``rng`` the run's base key: a
    resumed run draws what the uninterrupted one drew (under pmap also folded with the device
@@ -24,16 +25,17 @@ and a further ``psum`` would count them ``D`` times: that path is not used here.
 
 **BatchNorm across devices.** Under jit with a sharded batch the model sees the global batch, so
 BatchNorm's statistics are the global ones with no help. Under pmap each device sees ``B / D``
-examples: build the model's BatchNorm with ``axis_name=batch_axis_name("pmap")`` ("batch") so
-that it ``pmean`` s its batch mean and mean square across devices; then normalisation, gradients
-and running statistics equal the single-device ones. The step also ``pmean`` s the returned
-running statistics: a no-op for such a model, and for a model whose BatchNorm does not sync it
-at least keeps the replicas' statistics identical (the normalisation itself then uses per-device
-statistics, and the result differs from one device's: tested).
+examples: build the model's BatchNorm with ``axis_name=batch_axis_name("pmap")`` ("batch",
+facejax.train.parallel) so that it ``pmean`` s its batch mean and mean square across devices;
+then normalisation, gradients and running statistics equal the single-device ones. The step also
+``pmean`` s the returned running statistics: a no-op for such a model, and for a model whose
+BatchNorm does not sync it at least keeps the replicas' statistics identical (the normalisation
+itself then uses per-device statistics, and the result differs from one device's: tested).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -48,24 +50,27 @@ from facejax.train.state import TrainState
 PyTree = Any
 # loss_fn(params, batch_stats, batch, rng, train=True) -> (loss, (metrics, new_batch_stats))
 LossFn = Callable[..., tuple[jax.Array, tuple[dict[str, jax.Array], PyTree]]]
+_MOVED_TO_PARALLEL = ("batch_axis_name", "PMAP_AXIS_NAME")
 
-PMAP_AXIS_NAME = "batch"
+
+def __getattr__(name: str):
+    # Deprecated for one release: the jit/pmap choice lives in facejax.train.parallel.
+    if name in _MOVED_TO_PARALLEL:
+        warnings.warn(
+            f"facejax.train.step.{name} moved to facejax.train.parallel (facejax.train.{name} "
+            f"for batch_axis_name)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from facejax.train import parallel
+
+        return getattr(parallel, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def global_norm(tree: PyTree) -> jax.Array:
     """The L2 norm of all leaves together (what ``optax.clip_by_global_norm`` clips)."""
     return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
-
-
-def batch_axis_name(parallelism: str) -> str | None:
-    """The axis name a model's BatchNorm must use: "batch" under pmap, None under jit.
-
-    Under jit the batch is one global array and BatchNorm must not name an axis (there is no
-    mapped axis to reduce over); under pmap it must, to average statistics over devices.
-    """
-    if parallelism not in ("jit", "pmap"):
-        raise ValueError(f"parallelism must be 'jit' or 'pmap', got {parallelism!r}")
-    return PMAP_AXIS_NAME if parallelism == "pmap" else None
 
 
 def make_train_step(
@@ -85,8 +90,8 @@ def make_train_step(
         the updated BatchNorm statistics (``batch_stats`` itself when there are none).
       optimizer: the optax transformation (facejax.train.make_optimizer).
       ema_decay: decay of the parameters' EMA (needs a state with ``ema_params``); 0: none.
-      axis_name: the pmap axis to average over (``batch_axis_name("pmap")``); None under jit or
-        on one device.
+      axis_name: the mapped axis to average over (``DataParallel.axis_name``: "batch" under
+        pmap); None under jit or on one device.
       learning_rate_fn: the optimizer's schedule, to report the step's ``learning_rate``.
 
     Returns:

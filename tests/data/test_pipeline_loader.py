@@ -6,7 +6,13 @@ import sys
 import numpy as np
 import pytest
 
-from facejax.data.pipeline import AugmentConfig, make_loader, shard_range
+from facejax.data.pipeline import (
+    AugmentConfig,
+    CheckpointableIterator,
+    checkpointable_iterator,
+    make_loader,
+    shard_range,
+)
 
 NUM = 24
 SIZE = 16
@@ -155,3 +161,54 @@ def test_the_pipeline_imports_neither_tensorflow_nor_tfds():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_every_iterator_gets_the_checkpointable_protocol_once(caplog):
+    with _loader(_source()) as loader:
+        assert isinstance(loader, CheckpointableIterator)
+        assert checkpointable_iterator(loader) is loader  # a Loader is used as it is
+        loader_state = loader.get_state()
+
+    closed = []
+
+    def generate():
+        try:
+            yield from range(3)
+        finally:
+            closed.append(True)
+
+    plain = checkpointable_iterator(generate())
+    assert isinstance(plain, CheckpointableIterator)
+    assert next(plain) == 0
+    assert plain.get_state() == {}  # no position: nothing to save
+    plain.set_state({})  # nothing to restore: silent
+    assert caplog.records == []
+    plain.set_state(loader_state)  # a saved position it cannot take: it goes on, and says so
+    assert "data restart" in caplog.text
+    assert list(plain) == [1, 2]
+    plain.close()
+    assert closed == [True]
+
+    class Positioned:  # get_state/set_state but no close
+        def __init__(self):
+            self.position = 0
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            self.position += 1
+            return self.position
+
+        def get_state(self):
+            return {"position": self.position}
+
+        def set_state(self, state):
+            self.position = state["position"]
+
+    completed = checkpointable_iterator(Positioned())
+    next(completed)
+    assert completed.get_state() == {"position": 1}
+    completed.set_state({"position": 5})
+    assert next(completed) == 6
+    completed.close()

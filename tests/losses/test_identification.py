@@ -18,7 +18,7 @@ GRAD_EPS = 1e-4  # finite-difference step of check_grads, away from the arccos k
 _OPTIONS = ("kind", "scale", "margin", "easy_margin")
 margin_logits = jax.jit(losses.margin_logits, static_argnames=_OPTIONS)
 margin_softmax_loss = jax.jit(losses.margin_softmax_loss, static_argnames=_OPTIONS)
-softmax_cross_entropy = jax.jit(losses.softmax_cross_entropy)
+cross_entropy = jax.jit(losses.softmax_cross_entropy_with_integer_labels)
 
 
 def _reference_cross_entropy(logits, labels):
@@ -49,16 +49,16 @@ def _cosines(seed, shape, dtype=np.float32):
     return jnp.asarray(np.random.default_rng(seed).uniform(-0.999, 0.999, shape).astype(dtype))
 
 
-def test_softmax_cross_entropy_matches_reference_and_is_stable(x64):
+def test_softmax_cross_entropy_with_integer_labels_matches_reference_and_is_stable(x64):
     logits = jnp.asarray(np.random.default_rng(0).normal(size=(5, 7)) * 3.0)
     labels = jnp.array([0, 6, 3, 3, 1])
     np.testing.assert_allclose(
-        softmax_cross_entropy(logits, labels),
+        cross_entropy(logits, labels),
         _reference_cross_entropy(logits, labels),
         atol=ATOL_F64,
     )
     huge = logits * 1e4  # exp would overflow without the max shift
-    out = softmax_cross_entropy(huge, labels)
+    out = cross_entropy(huge, labels)
     assert np.all(np.isfinite(out))
     np.testing.assert_allclose(out, _reference_cross_entropy(huge, labels), rtol=1e-12)
 
@@ -118,15 +118,15 @@ def test_batched_equals_loop():
     rows = zip(np.asarray(cos), np.asarray(labels), strict=True)  # numpy: no slicing ops
     looped = np.stack([margin_softmax_loss(*row) for row in rows])
     np.testing.assert_allclose(batched, looped, rtol=RTOL_F32)
-    vmapped = jax.jit(jax.vmap(losses.softmax_cross_entropy))(cos * 10, labels)
-    np.testing.assert_allclose(vmapped, softmax_cross_entropy(cos * 10, labels), rtol=RTOL_F32)
+    vmapped = jax.jit(jax.vmap(losses.softmax_cross_entropy_with_integer_labels))(cos * 10, labels)
+    np.testing.assert_allclose(vmapped, cross_entropy(cos * 10, labels), rtol=RTOL_F32)
 
 
 def test_bfloat16_scores_give_float32_losses():
     cos = _cosines(4, (3, 4)).astype(jnp.bfloat16)
     labels = jnp.array([0, 1, 2])
     assert margin_softmax_loss(cos, labels).dtype == jnp.float32
-    assert softmax_cross_entropy(cos, labels).dtype == jnp.float32
+    assert cross_entropy(cos, labels).dtype == jnp.float32
 
 
 def test_bad_input_is_named():
@@ -134,6 +134,16 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="unknown kind"):
         margin_logits(cos, jnp.array([0, 1, 2]), kind="sphereface")
     with pytest.raises(ValueError, match="integer class indices"):
-        losses.softmax_cross_entropy(cos, jnp.array([0.0, 1.0, 2.0]))
+        losses.softmax_cross_entropy_with_integer_labels(cos, jnp.array([0.0, 1.0, 2.0]))
     with pytest.raises(ValueError, match="leading shape"):
-        losses.softmax_cross_entropy(cos, jnp.array([0, 1]))
+        losses.softmax_cross_entropy_with_integer_labels(cos, jnp.array([0, 1]))
+
+
+def test_deprecated_softmax_cross_entropy_warns_and_equals_its_replacement():
+    logits = jnp.asarray(np.random.default_rng(5).normal(size=(3, 4)).astype(np.float32))
+    labels = jnp.array([0, 3, 1])
+    with pytest.deprecated_call(match="softmax_cross_entropy_with_integer_labels"):
+        old = losses.softmax_cross_entropy(logits, labels)
+    np.testing.assert_array_equal(
+        old, losses.softmax_cross_entropy_with_integer_labels(logits, labels)
+    )

@@ -11,7 +11,9 @@ from facejax import losses
 ATOL_F64 = 1e-10
 RTOL_F32 = 1e-5
 
-vertex_loss = jax.jit(losses.vertex_loss, static_argnames="kind")
+# The vertex losses by the distance they average, as the float64 reference names them.
+VERTEX_LOSSES = {"squared": losses.squared_vertex_error, "l2": losses.mean_vertex_distance}
+vertex_losses = {kind: jax.jit(fn) for kind, fn in VERTEX_LOSSES.items()}
 landmark_loss = jax.jit(losses.landmark_loss, static_argnames=("robust", "scale"))
 
 
@@ -48,18 +50,18 @@ def _uniform(seed, shape, dtype=np.float32):
 
 
 @pytest.mark.parametrize("kind", ["squared", "l2"])
-def test_vertex_loss_matches_reference(x64, kind):
+def test_vertex_losses_match_reference(x64, kind):
     pred, target = _points(0, (3, 20, 3), 2.0, np.float64)
     weights = _uniform(1, (20,), np.float64)
     per_face = _uniform(2, (3, 20), np.float64)
     for w in (weights, per_face):
         np.testing.assert_allclose(
-            vertex_loss(pred, target, w, kind=kind),
+            vertex_losses[kind](pred, target, w),
             _reference_vertex(pred, target, w, kind),
             atol=ATOL_F64,
         )
     np.testing.assert_allclose(
-        vertex_loss(pred, target, kind=kind),
+        vertex_losses[kind](pred, target),
         _reference_vertex(pred, target, np.ones(20), kind),
         atol=ATOL_F64,
     )
@@ -101,11 +103,11 @@ def test_landmark_gradients(x64, robust):
 
 def test_vertex_gradients(x64):
     pred, target = _points(6, (2, 8, 3), 1.0, np.float64)
-    for kind in ("squared", "l2"):
-        loss = jax.jit(lambda p, k=kind: losses.vertex_loss(p, target, kind=k))
+    for fn in VERTEX_LOSSES.values():
+        loss = jax.jit(lambda p, fn=fn: fn(p, target))
         check_grads(loss, (pred,), order=1, modes=("rev",))
         # Exact vertices: |p - t| has an infinite derivative at zero, the loss not.
-        grad = jax.jit(jax.grad(lambda p, k=kind: jnp.sum(losses.vertex_loss(p, p, kind=k))))
+        grad = jax.jit(jax.grad(lambda p, fn=fn: jnp.sum(fn(p, p))))
         assert np.all(np.isfinite(grad(target)))
 
 
@@ -134,7 +136,7 @@ def test_invisible_points_contribute_nothing_even_if_nan():
 def test_all_zero_vertex_weights_give_zero():
     pred, target = _points(8, (2, 5, 3), 1.0)
     weights = np.array([[1.0] * 5, [0.0] * 5])
-    out = vertex_loss(pred, target, weights, kind="l2")
+    out = vertex_losses["l2"](pred, target, weights)
     assert out[1] == 0.0 and out[0] > 0.0
 
 
@@ -148,8 +150,8 @@ def test_batched_equals_loop():
     looped = [landmark_loss(p, t, v, robust="gm", scale=2.0) for p, t, v in rows]
     np.testing.assert_allclose(batched, np.stack(looped), rtol=RTOL_F32)
     pred3, target3 = _points(11, (3, 7, 3), 2.0)
-    vmapped = jax.jit(jax.vmap(losses.vertex_loss))(pred3, target3)
-    np.testing.assert_allclose(vmapped, vertex_loss(pred3, target3), rtol=RTOL_F32)
+    vmapped = jax.jit(jax.vmap(losses.squared_vertex_error))(pred3, target3)
+    np.testing.assert_allclose(vmapped, vertex_losses["squared"](pred3, target3), rtol=RTOL_F32)
 
 
 def test_bad_input_is_named():
@@ -162,5 +164,15 @@ def test_bad_input_is_named():
         losses.landmark_loss(pts, pts, jnp.ones((2, 5)))
     with pytest.raises(ValueError, match="unknown robust"):
         losses.landmark_loss(pts, pts, robust="cauchy")
-    with pytest.raises(ValueError, match="unknown kind"):
+    with pytest.raises(ValueError, match="unknown kind"), pytest.deprecated_call():
         losses.vertex_loss(jnp.zeros((1, 4, 3)), jnp.zeros((1, 4, 3)), kind="l1")
+    with pytest.raises(ValueError, match=r"mean_vertex_distance: points must have shape"):
+        losses.mean_vertex_distance(jnp.zeros((1, 4, 2)), jnp.zeros((1, 4, 2)))
+
+
+@pytest.mark.parametrize("kind", ["squared", "l2"])
+def test_deprecated_vertex_loss_warns_and_equals_its_replacement(kind):
+    pred, target = _points(12, (2, 6, 3), 1.0)
+    with pytest.deprecated_call(match="vertex_loss is deprecated"):
+        old = losses.vertex_loss(pred, target, kind=kind)
+    np.testing.assert_array_equal(old, VERTEX_LOSSES[kind](pred, target))

@@ -164,10 +164,10 @@ def test_mlp_decoders_and_gradients(model):
         out, _ = net.apply(
             {**variables, "params": params}, images, model, train=True, mutable=["batch_stats"]
         )
-        ce = facejax.losses.softmax_cross_entropy(out.logits, labels)
+        ce = facejax.losses.softmax_cross_entropy_with_integer_labels(out.logits, labels)
         return jnp.mean(
             ce
-            + 1e-3 * facejax.losses.vertex_loss(out.shape, target)
+            + 1e-3 * facejax.losses.squared_vertex_error(out.shape, target)
             + 1e-3 * facejax.losses.landmark_loss(out.landmarks_2d, jnp.full((3, 68, 2), 8.0))
         )
 

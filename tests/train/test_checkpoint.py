@@ -16,6 +16,7 @@ from facejax.train import (
     read_jsonl,
     read_tfevents_scalars,
     restore_checkpoint,
+    restore_variables,
     run_training,
     save_checkpoint,
 )
@@ -194,3 +195,25 @@ def test_resumed_run_reproduces_the_uninterrupted_one(toy, tmp_path):
         for key, value in record.items():
             if key != "step":
                 assert from_events[(record["step"], key)] == pytest.approx(value, rel=1e-6)
+
+
+def test_restore_variables_gives_the_runs_ema_variables_and_step(toy, tmp_path):
+    config = toy.make_config(num_steps=3, checkpoint_every=3, **{"optimizer.ema_decay": 0.8})
+    init_fn, loss_fn = toy.make_fns(config)
+    final = run_training(
+        config,
+        tmp_path,
+        init_fn=init_fn,
+        loss_fn=loss_fn,
+        train_data=lambda: make_loader(toy.make_source(), batch_size=GLOBAL_BATCH, seed=0),
+    )
+    variables, step = restore_variables(config, tmp_path, init_fn)
+    assert step == 3 and set(variables) == {"params", "batch_stats"}
+    for part, want in (("params", final.ema_params), ("batch_stats", final.batch_stats)):
+        for a, b in zip(jax.tree.leaves(variables[part]), jax.tree.leaves(want), strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    raw, _ = restore_variables(config, tmp_path, init_fn, use_ema=False)
+    for a, b in zip(jax.tree.leaves(raw["params"]), jax.tree.leaves(final.params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(FileNotFoundError, match="no checkpoint to restore"):
+        restore_variables(config, tmp_path / "empty", init_fn)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from facejax.train import (
+    batch_axis_name,
     create_train_state,
     device_arrays,
     make_data_parallel,
@@ -95,3 +96,23 @@ def test_pmap_with_per_device_batch_norm_differs_but_replicas_agree(toy, four_de
 def test_unknown_parallelism_is_an_error():
     with pytest.raises(ValueError, match="parallelism must be 'jit' or 'pmap'"):
         make_data_parallel("shard_map")
+
+
+@pytest.mark.multidevice
+@pytest.mark.parametrize("parallelism", ["jit", "pmap"])
+def test_placed_batches_keep_the_global_size_and_drop_text(toy, four_devices, parallelism):
+    parallel = make_data_parallel(parallelism, four_devices)
+    assert parallel.parallelism == parallelism
+    assert parallel.axis_name == batch_axis_name(parallelism)
+    (batch,) = _batches(toy)[:1]
+    batch = {**batch, "image_path": np.array([b"a.jpg"] * GLOBAL_BATCH)}
+    placed = parallel.shard_batch(batch)
+    assert set(placed) == {"x", "y"}
+    assert parallel.examples_per_step(placed) == GLOBAL_BATCH
+
+
+def test_the_step_modules_old_axis_names_warn_and_still_work():
+    from facejax.train import step
+
+    with pytest.deprecated_call(match="moved to facejax.train.parallel"):
+        assert step.batch_axis_name("pmap") == batch_axis_name("pmap") == "batch"

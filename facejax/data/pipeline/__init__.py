@@ -8,11 +8,14 @@
   and two frames of one clip, as random-access sources for :func:`make_loader`.
 * :func:`shard_batch_for_devices`, :func:`shard_batch_for_pmap`, :func:`prefetch_to_device`:
   host batches to global jax.Arrays over a mesh's data axis (multi-host) or pmap-style.
+* :class:`CheckpointableIterator`, :func:`checkpointable_iterator`: the one protocol of batch
+  iterators (``get_state``, ``set_state``, ``close``), given to any iterator once.
 
 docs/pipeline.md describes the whole and its measured speed.
 """
 
 from facejax.data.pipeline.augment import AugmentConfig, augment_example
+from facejax.data.pipeline.checkpointable import CheckpointableIterator, checkpointable_iterator
 from facejax.data.pipeline.flip import (
     MIRROR_PERMUTATION,
     mirror_camera_translation,
@@ -35,6 +38,7 @@ from facejax.data.pipeline.sharding import Shard, process_shard, shard_range
 __all__ = [
     "MIRROR_PERMUTATION",
     "AugmentConfig",
+    "CheckpointableIterator",
     "DevicePrefetcher",
     "FramePairSource",
     "IdentityIndex",
@@ -42,6 +46,7 @@ __all__ = [
     "PairSource",
     "Shard",
     "augment_example",
+    "checkpointable_iterator",
     "data_sharding",
     "frame_pair_source",
     "identity_index",

@@ -7,7 +7,8 @@ reads ahead in grain's threads or processes).
 Checkpoints stay exact: the prefetcher remembers the host iterator's state *before* each batch
 it pulled, and its :meth:`DevicePrefetcher.get_state` is the state of the next batch it will
 yield, not of the host iterator that ran ``size`` batches ahead. Save the prefetcher's state and a
-resumed run sees exactly the batches the interrupted one had not consumed.
+resumed run sees exactly the batches the interrupted one had not consumed. The host iterator is
+made a :class:`facejax.data.pipeline.CheckpointableIterator` once, on the way in.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from facejax.data.pipeline import placement
+from facejax.data.pipeline.checkpointable import checkpointable_iterator
 
 
 class DevicePrefetcher:
-    """An iterator of device batches, ``size`` ahead, with the host iterator's state protocol.
+    """Device batches, ``size`` ahead: a :class:`facejax.data.pipeline.CheckpointableIterator`.
 
     Args:
-      iterator: host batches (a :class:`facejax.data.pipeline.Loader` or any iterator; states
-        are available only when it has ``get_state`` / ``set_state``).
+      iterator: host batches (a :class:`facejax.data.pipeline.Loader` or any iterator; one
+        without ``get_state`` / ``set_state`` has the empty state, see
+        :func:`facejax.data.pipeline.checkpointable_iterator`).
       place: host batch -> device batch.
       size: batches on their way to the devices.
     """
@@ -33,7 +36,7 @@ class DevicePrefetcher:
     def __init__(self, iterator: Iterator, place: Callable[[Mapping], Any], size: int = 2):
         if size < 1:
             raise ValueError(f"prefetch_to_device: size must be >= 1, got {size}")
-        self._iterator = iterator
+        self._iterator = checkpointable_iterator(iterator)
         self._place = place
         self._size = size
         self._queue = collections.deque()
@@ -41,7 +44,7 @@ class DevicePrefetcher:
 
     def _fill(self) -> None:
         while not self._exhausted and len(self._queue) < self._size:
-            state = self._iterator.get_state() if hasattr(self._iterator, "get_state") else None
+            state = self._iterator.get_state()
             try:
                 batch = next(self._iterator)
             except StopIteration:
@@ -61,8 +64,6 @@ class DevicePrefetcher:
 
     def get_state(self):
         """The host iterator's state from which the next batch yielded here is read."""
-        if not hasattr(self._iterator, "get_state"):
-            raise TypeError("DevicePrefetcher: the host iterator has no get_state")
         if self._queue:
             return self._queue[0][0]
         return self._iterator.get_state()
@@ -75,8 +76,7 @@ class DevicePrefetcher:
 
     def close(self) -> None:
         self._queue.clear()
-        if hasattr(self._iterator, "close"):
-            self._iterator.close()
+        self._iterator.close()
 
 
 def prefetch_to_device(

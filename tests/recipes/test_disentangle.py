@@ -33,7 +33,7 @@ def test_train_resume_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, 
     first = disentangle.train_and_evaluate(
         _config(data_dir, num_steps=4, checkpoint_every=2, log_every=2), workdir
     )
-    assert np.isfinite(first["shape_rmse_mm"])
+    assert np.isfinite(first["shape_rmse_head_mm"])
     # ... is resumed by the same command with the full step count.
     metrics = disentangle.train_and_evaluate(
         _config(data_dir, num_steps=8, checkpoint_every=2, log_every=2), workdir
@@ -44,15 +44,27 @@ def test_train_resume_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, 
     assert steps == [2, 4, 6, 8]  # the second run started at step 4, not 0
     saved = json.loads((workdir / "metrics.json").read_text())["metrics"]
     assert saved["num_test_identities"] == 20 and saved["num_test_images"] == 60
-    for name in ("identity_shape_rmse_mm", "shape_rmse_mm", "landmark_nme", "rank_1"):
+    for name in ("identity_rmse_face_mm", "shape_rmse_head_mm", "landmark_nme", "rank_1"):
         assert np.isfinite(metrics[name]), name
+    # Every shape metric stands beside the mean face's score on the same images, with the ratio.
+    for prefix in ("identity_rmse", "shape_rmse"):
+        for region in ("head", "face"):
+            learned = metrics[f"{prefix}_{region}_mm"]
+            baseline = metrics[f"{prefix}_{region}_mean_face_mm"]
+            assert baseline > 0
+            assert metrics[f"{prefix}_{region}_ratio"] == pytest.approx(learned / baseline)
+    assert metrics["verification_auc_chance"] == 0.5
+    assert metrics["rank_1_chance"] == pytest.approx(1 / 20)
+    # 30 impostor pairs cannot resolve a FAR of 1e-2: the TAR is null and the note says why.
+    assert saved["verification_tar_at_far_1e-2"] is None
+    assert any("impostor pairs cannot resolve" in n for n in saved["verification_notes"])
     assert 0.0 <= metrics["verification_accuracy"] <= 1.0
 
     # facejax evaluate restores the latest checkpoint and reproduces the final metrics.
     monkeypatch.chdir(tmp_path)
     assert main(["evaluate", "--workdir", str(workdir)]) == 0
     again = json.loads((workdir / "metrics.json").read_text())["metrics"]
-    assert again["shape_rmse_mm"] == pytest.approx(metrics["shape_rmse_mm"], rel=1e-5)
+    assert again["shape_rmse_head_mm"] == pytest.approx(metrics["shape_rmse_head_mm"], rel=1e-5)
 
     # facejax reconstruct runs the checkpoint on photos; an unreadable one is skipped by name.
     photo = tmp_path / "photo.png"

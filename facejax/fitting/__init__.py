@@ -14,7 +14,7 @@ of iterations. The objective, priors, optimizers and conventions are described i
 docs/fitting.md.
 """
 
-from facejax.fitting.config import FitConfig, PhotometricConfig
+from facejax.fitting.config import FIT_OPTIMIZERS, FitConfig, PhotometricConfig
 from facejax.fitting.initialize import image_camera, initial_pose, orthographic_pose
 from facejax.fitting.joint import fit_joint
 from facejax.fitting.landmark_model import (
@@ -39,6 +39,7 @@ from facejax.fitting.single import fit_landmarks
 from facejax.fitting.solve import minimize
 
 __all__ = [
+    "FIT_OPTIMIZERS",
     "ROTATION_CONVENTION",
     "FitConfig",
     "FitResult",

@@ -106,14 +106,12 @@ def _padded_count(count: int) -> int:
 
 def image_size(path) -> tuple[int, int]:
     """``(height, width)`` from the image header; BadExampleError naming the file otherwise."""
-    from PIL import Image
+    from facejax.formats import ImageFileError, read_image_size
 
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except (OSError, SyntaxError, ValueError) as err:
-        raise BadExampleError(f"{os.fspath(path)}: unreadable image ({err})") from err
-    return height, width
+        return read_image_size(path)
+    except (OSError, ImageFileError) as err:
+        raise BadExampleError(str(err)) from err
 
 
 class FittedTargets(ManualFaceBuilder):

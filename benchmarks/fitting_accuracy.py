@@ -115,7 +115,7 @@ def main():
     parser.add_argument("--persons", type=int, default=50)
     parser.add_argument("--images", type=int, nargs="+", default=[1, 2, 5, 10])
     parser.add_argument("--noise", type=float, default=1.0, help="landmark noise, px (std)")
-    parser.add_argument("--optimizer", default="lbfgs", choices=fitting.config.OPTIMIZERS)
+    parser.add_argument("--optimizer", default="lbfgs", choices=fitting.FIT_OPTIMIZERS)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--identity-prior", type=float, default=None)
     parser.add_argument("--expression-prior", type=float, default=None)

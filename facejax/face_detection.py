@@ -45,15 +45,6 @@ class DetectedFace:
     score: float
 
 
-def detector_available() -> bool:
-    """Whether the ``detect`` extra is installed."""
-    try:
-        _models()
-    except ImportError:
-        return False
-    return True
-
-
 @functools.cache
 def _models():
     try:

@@ -13,6 +13,7 @@ HEAVY = ("optax", "orbax", "tensorflow_datasets", "tensorflow", "grain")
     [
         "facejax",
         "facejax.geometry",
+        "facejax.numerics",
         "facejax.lighting",
         "facejax.morphable",
         "facejax.formats",

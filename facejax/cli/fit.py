@@ -12,6 +12,9 @@ Writes into DIR:
 * ``params.json``: every coefficient, the pose in degrees with its Euler convention, the
   translation in mm, the camera and the landmark errors (docs/fitting.md).
 
+The work is the library's: ``facejax.fitting.fit_person`` fits, ``facejax.fitting.write_fit``
+writes; this module parses the arguments, reads the inputs and prints.
+
 A bad input (missing or unreadable image, landmark file with a wrong count, missing or NaN
 points) is reported by name on stderr, nothing is written for it, the others are fitted, and the
 exit code is 1.
@@ -19,14 +22,10 @@ exit code is 1.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
-
-RESERVED_STEMS = ("identity", "params")
 
 
 def add_parser(subparsers) -> None:
@@ -86,37 +85,16 @@ def split_input(item: str, detect: bool) -> tuple[str, str | None]:
 
 
 def unique_stems(paths: list[str]) -> list[str]:
-    """Output names per image: the file stem, made unique and kept off the reserved names."""
-    taken = set(RESERVED_STEMS)
-    stems = []
-    for path in paths:
-        stem = Path(path).stem or "image"
-        candidate, k = stem, 1
-        while candidate in taken:
-            k += 1
-            candidate = f"{stem}_{k}"
-        taken.add(candidate)
-        stems.append(candidate)
-    return stems
+    """Output names per image (:func:`facejax.fitting.fit_files.unique_stems`)."""
+    from facejax.fitting.fit_files import unique_stems as stems
 
-
-def read_image(path: str) -> np.ndarray:
-    """``[H, W, 3]`` uint8 RGB; errors name the file."""
-    from PIL import Image, UnidentifiedImageError
-
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"image not found: {path}")
-    try:
-        with Image.open(path) as image:
-            image.load()  # decodes now, so a truncated file fails here
-            return np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise ValueError(f"{path}: unreadable image ({err})") from err
+    return stems(paths)
 
 
 def read_input(item: str, detect: bool, num_points: int):
-    """Reads one input: ``(image_path, landmarks_path, image [H, W, 3], landmarks [L, 2])``."""
-    from facejax.formats import read_landmarks
+    """Reads one input into a :class:`facejax.fitting.PersonImage`."""
+    from facejax.fitting import PersonImage
+    from facejax.formats import read_image, read_landmarks
 
     image_path, landmarks_path = split_input(item, detect)
     image = read_image(image_path)
@@ -133,65 +111,19 @@ def read_input(item: str, detect: bool, num_points: int):
             )
     else:
         landmarks = read_landmarks(landmarks_path, num_points=num_points)[:, :2]
-    return image_path, landmarks_path, image, landmarks
-
-
-def _floats(array, digits: int = 6):
-    return np.round(np.asarray(array, np.float64), digits).tolist()
-
-
-def camera_json(camera) -> dict:
-    from facejax.geometry import PerspectiveCamera
-
-    if isinstance(camera, PerspectiveCamera):
-        return {
-            "type": "perspective",
-            "focal_px": _floats(camera.focal),
-            "principal_point_px": _floats(camera.principal_point),
-        }
-    return {
-        "type": "weak_perspective",
-        "scale_px_per_mm": float(camera.scale),
-        "translation_px": _floats(camera.translation),
-    }
-
-
-def image_json(params, stem, image_path, landmarks_path, image, error, errors, photometric):
-    """The ``params.json`` entry of one image (unbatched params)."""
-    pitch, yaw, roll = np.rad2deg(np.asarray(params.rotation, np.float64)).tolist()
-    entry = {
-        "image": image_path,
-        "landmarks": landmarks_path,
-        "mesh": f"{stem}.obj",
-        "overlay": f"{stem}_overlay.png",
-        "width": int(image.shape[1]),
-        "height": int(image.shape[0]),
-        "expression": _floats(params.expression),
-        "pose_degrees": {"pitch": pitch, "yaw": yaw, "roll": roll},
-        "translation_mm": _floats(params.translation),
-        "camera": camera_json(params.camera),
-        "landmark_error_px": float(error),
-        "landmark_errors_px": _floats(errors, 4),
-    }
-    if photometric:
-        entry["sh_coeffs"] = _floats(params.sh_coeffs)
-    return entry
+    return PersonImage(image_path, landmarks_path, image, landmarks)
 
 
 def run(args) -> int:
-    import jax
-    from PIL import Image
     from tqdm import tqdm
 
-    from facejax import fitting, geometry, morphable
-    from facejax.fitting.overlay import draw_overlay
-    from facejax.formats import load_model, write_obj
+    from facejax import fitting, morphable
+    from facejax.formats import load_model
 
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps {args.steps}: must be >= 1")
     model = morphable.to_device(load_model(args.model, format=args.format))
     fitting.landmark_model(model)  # a model without landmarks fails here, with its name
-    out = Path(args.out)
 
     good, failed = [], []
     for item in tqdm(args.inputs, desc="reading", unit="image", disable=None):
@@ -208,95 +140,38 @@ def run(args) -> int:
     if args.steps is not None:
         overrides["steps"] = args.steps
     config = fitting.FitConfig(**overrides)
-    landmarks = np.stack([entry[3] for entry in good])
-    cameras = [
-        fitting.image_camera(img.shape[0], img.shape[1], focal=args.focal) for _, _, img, _ in good
-    ]
-    camera = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *cameras)
+    photometric = None
+    if args.photometric:
+        photometric = fitting.PhotometricConfig(size=args.photometric_size)
     print(f"fitting {len(good)} image(s) with {config.optimizer}, {config.steps} steps ...")
-    result = fitting.fit_joint(model, landmarks, camera=camera, config=config)
-    if args.photometric:
-        result = fitting.refine_photometric(
-            model,
-            result.params,
-            [entry[2] for entry in good],
-            landmarks,
-            config=fitting.PhotometricConfig(size=args.photometric_size),
-        )
-
-    out.mkdir(parents=True, exist_ok=True)
-    params = result.params
-    first = jax.tree_util.tree_map(lambda a: a[0], params)
-    triangles = np.asarray(model.triangles)
-    albedo = None
-    if args.photometric:
-        albedo = np.clip(np.asarray(morphable.albedo(model, first.albedo)), 0.0, 1.0)
-    write_obj(
-        out / "identity.obj",
-        np.asarray(morphable.shape(model, first.identity)),
-        triangles,
-        colors=albedo,
+    result = fitting.fit_person(
+        model,
+        np.stack([item.landmarks for item in good]),
+        [item.image.shape[:2] for item in good],
+        focal=args.focal,
+        config=config,
+        images=[item.image for item in good],
+        photometric=photometric,
     )
-    decode = jax.jit(morphable.decode)
-    errors = np.linalg.norm(np.asarray(result.landmarks_2d) - landmarks, axis=-1)
-    stems = unique_stems([entry[0] for entry in good])
-    images = []
-    for n, (image_path, landmarks_path, image, points) in enumerate(
-        tqdm(good, desc="writing", unit="image", disable=None)
-    ):
-        one = jax.tree_util.tree_map(lambda a, n=n: a[n], params)
-        face = decode(model, one)
-        write_obj(
-            out / f"{stems[n]}.obj", np.asarray(face.camera_vertices), triangles, colors=albedo
+    summary = fitting.write_fit(
+        args.out,
+        model,
+        result,
+        good,
+        config=config,
+        photometric=photometric,
+        overlay=args.overlay,
+        model_source=args.model,
+        failed=failed,
+    )
+    for entry in summary["images"]:
+        print(
+            f"{entry['image']}: landmark error {entry['landmark_error_px']:.2f} px -> "
+            f"{entry['mesh']}"
         )
-        overlay = draw_overlay(
-            model,
-            one,
-            image,
-            given=points,
-            fitted=np.asarray(result.landmarks_2d[n]),
-            style=args.overlay,
-            photometric=args.photometric,
-        )
-        Image.fromarray(overlay).save(out / f"{stems[n]}_overlay.png")
-        error = float(result.landmark_error[n])
-        images.append(
-            image_json(
-                one, stems[n], image_path, landmarks_path, image, error, errors[n], args.photometric
-            )
-        )
-        print(f"{image_path}: landmark error {error:.2f} px -> {stems[n]}.obj")
-
-    summary = {
-        "model": {
-            "source": args.model,
-            "name": model.name,
-            "fingerprint": morphable.fingerprint(model),
-            "landmarks": model.num_landmarks,
-        },
-        "units": {
-            "length": "mm",
-            "angles": "degrees",
-            "coefficients": "standard deviations",
-            "image": "pixels, x right, y down, pixel centres at +0.5 (docs/conventions.md)",
-        },
-        "rotation_convention": fitting.ROTATION_CONVENTION,
-        "rotation_convention_description": geometry.EULER_CONVENTIONS[
-            fitting.ROTATION_CONVENTION
-        ].description,
-        "pose": "x_camera = R @ x_model + t; camera at the origin looking down -z, y up",
-        "fit": {**config.__dict__, "photometric": bool(args.photometric)},
-        "identity": _floats(first.identity),
-        "albedo": _floats(first.albedo) if args.photometric else None,
-        "images": images,
-        "mean_landmark_error_px": float(np.mean([entry["landmark_error_px"] for entry in images])),
-        "failed": failed,
-    }
-    with open(out / "params.json", "w") as f:
-        json.dump(summary, f, indent=2)
     print(
-        f"mean landmark error {summary['mean_landmark_error_px']:.2f} px over {len(images)} "
-        f"image(s); wrote {out}"
+        f"mean landmark error {summary['mean_landmark_error_px']:.2f} px over "
+        f"{len(summary['images'])} image(s); wrote {args.out}"
     )
     if failed:
         print(f"facejax fit: {len(failed)} input(s) failed (listed above)", file=sys.stderr)

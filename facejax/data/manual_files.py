@@ -27,7 +27,7 @@ from collections.abc import Iterable
 import numpy as np
 from PIL import Image
 
-from facejax.formats import read_landmarks
+from facejax.formats import ImageFileError, open_rgb_image, read_landmarks
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 LANDMARK_EXTENSIONS = (".pts", ".npy", ".json")
@@ -190,7 +190,7 @@ def side_files(image_name: str, names: Iterable[str]) -> tuple[str | None, str |
 
 
 def read_rgb_image(path) -> Image.Image:
-    """Reads an image as an RGB Pillow image, fully decoded.
+    """Reads an image as a fully decoded RGB Pillow image (``facejax.formats.open_rgb_image``).
 
     The image is used as stored: EXIF orientation is not applied (the boxes and landmarks the
     datasets ship refer to the stored pixels).
@@ -198,13 +198,10 @@ def read_rgb_image(path) -> Image.Image:
     Raises:
       BadExampleError: naming the file if it is missing, truncated or not an image.
     """
-    path = os.fspath(path)
     try:
-        with Image.open(path) as image:
-            image.load()
-            return image.convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise BadExampleError(f"{path}: unreadable image ({err})") from err
+        return open_rgb_image(path)
+    except (OSError, ImageFileError) as err:
+        raise BadExampleError(str(err)) from err
 
 
 def read_face_landmarks(

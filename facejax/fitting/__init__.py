@@ -4,9 +4,13 @@
   images, batched with ``jax.vmap``.
 * :func:`fit_joint`: one identity shared by several images of a person, a pose and expression
   per image; batched over persons.
+* :func:`fit_person`: a person's photos end to end (cameras from the image sizes, the joint
+  landmark fit, optionally the photometric refinement); :func:`write_fit` writes its meshes,
+  overlays and ``params.json``.
 * :func:`refine_photometric`: refines a landmark fit through the facejax renderer (albedo and
   SH lighting, then shape), masked to the face.
-* :func:`initial_pose`, :func:`image_camera`: the closed-form start and the default camera.
+* :func:`initial_pose`, :func:`image_camera`, :func:`image_cameras`: the closed-form start and
+  the default camera (of one image, of many).
 * :func:`draw_overlay`: a picture of a fit over its image.
 
 Everything is ``jax.jit``-compiled with the :class:`FitConfig` static and runs a fixed number
@@ -14,8 +18,9 @@ of iterations. The objective, priors, optimizers and conventions are described i
 docs/fitting.md.
 """
 
-from facejax.fitting.config import FitConfig, PhotometricConfig
-from facejax.fitting.initialize import image_camera, initial_pose, orthographic_pose
+from facejax.fitting.config import FIT_OPTIMIZERS, FitConfig, PhotometricConfig
+from facejax.fitting.fit_files import write_fit
+from facejax.fitting.initialize import image_camera, image_cameras, initial_pose, orthographic_pose
 from facejax.fitting.joint import fit_joint
 from facejax.fitting.landmark_model import (
     LandmarkModel,
@@ -33,25 +38,30 @@ from facejax.fitting.objective import (
     squared,
 )
 from facejax.fitting.overlay import draw_overlay
+from facejax.fitting.person import PersonImage, fit_person
 from facejax.fitting.photometric import letterbox, photometric_fit, refine_photometric
 from facejax.fitting.result import ROTATION_CONVENTION, FitResult, face_params
 from facejax.fitting.single import fit_landmarks
 from facejax.fitting.solve import minimize
 
 __all__ = [
+    "FIT_OPTIMIZERS",
     "ROTATION_CONVENTION",
     "FitConfig",
     "FitResult",
     "LandmarkModel",
+    "PersonImage",
     "PhotometricConfig",
     "face_params",
     "draw_overlay",
     "face_size",
     "fit_joint",
     "fit_landmarks",
+    "fit_person",
     "geman_mcclure",
     "huber",
     "image_camera",
+    "image_cameras",
     "initial_pose",
     "landmark_data_term",
     "landmark_error",
@@ -65,4 +75,5 @@ __all__ = [
     "robust_loss",
     "shape_landmarks",
     "squared",
+    "write_fit",
 ]

@@ -8,9 +8,11 @@ compiled fit).
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 CAMERAS = ("perspective", "weak_perspective")
-OPTIMIZERS = ("adam", "lbfgs")
+# The solvers of a fit (facejax.fitting.minimize); facejax.train.OPTIMIZERS are the training's.
+FIT_OPTIMIZERS = ("adam", "lbfgs")
 LOSSES = ("squared", "huber", "geman_mcclure")
 BATCHING = ("auto", "vmap", "map")
 
@@ -71,7 +73,7 @@ class FitConfig:
     def __post_init__(self):
         _one_of("camera", self.camera, CAMERAS)
         _one_of("batching", self.batching, BATCHING)
-        _one_of("optimizer", self.optimizer, OPTIMIZERS)
+        _one_of("optimizer", self.optimizer, FIT_OPTIMIZERS)
         _one_of("loss", self.loss, LOSSES)
         if self.steps < 1:
             raise ValueError(f"FitConfig: steps must be >= 1, got {self.steps}")
@@ -140,3 +142,15 @@ class PhotometricConfig:
 def _one_of(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"FitConfig: {name} must be one of {choices}, got {value!r}")
+
+
+def __getattr__(name: str):
+    # The old name, which read as the training optimizers (facejax.train.optimizer.OPTIMIZERS).
+    if name == "OPTIMIZERS":
+        warnings.warn(
+            "facejax.fitting.config.OPTIMIZERS is deprecated; use FIT_OPTIMIZERS",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return FIT_OPTIMIZERS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

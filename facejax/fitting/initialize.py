@@ -62,6 +62,26 @@ def image_camera(height, width, focal=None, dtype=None) -> geometry.PerspectiveC
     )
 
 
+def image_cameras(image_sizes, focal=None, dtype=None) -> geometry.PerspectiveCamera:
+    """:func:`image_camera` of every image: one camera per ``(height, width)``, stacked.
+
+    Args:
+      image_sizes: ``[..., 2]`` ``(height, width)`` in pixels (a list of pairs is fine).
+      focal: optional focal length in pixels for every image (``[]`` or ``[2]``).
+      dtype: float dtype (default: JAX's default float).
+
+    Returns:
+      A ``PerspectiveCamera`` whose leaves have the leading dims ``[...]``.
+    """
+    dtype = dtype or jnp.result_type(float)
+    sizes = jnp.asarray(image_sizes, dtype)
+    if sizes.ndim < 1 or sizes.shape[-1] != 2:
+        raise ValueError(f"image_sizes must be [..., 2] (height, width), got {sizes.shape}")
+    flat = sizes.reshape(-1, 2)
+    cameras = jax.vmap(lambda size: image_camera(size[0], size[1], focal, dtype))(flat)
+    return jax.tree_util.tree_map(lambda a: a.reshape(sizes.shape[:-1] + a.shape[1:]), cameras)
+
+
 def orthographic_pose(points, landmarks, weights, iterations: int = 5):
     """Scaled orthographic pose of 3D ``points`` that best projects them onto ``landmarks``.
 

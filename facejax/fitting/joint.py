@@ -79,7 +79,7 @@ def coefficient_scales(lmodel: LandmarkModel, num_images, config: FitConfig):
     return identity, expression
 
 
-def fit_person(lmodel: LandmarkModel, landmarks, weights, camera, config: FitConfig):
+def solve_person(lmodel: LandmarkModel, landmarks, weights, camera, config: FitConfig):
     """Fits one person's ``N`` images (unbatched over persons; vmap for several).
 
     Args:
@@ -159,12 +159,12 @@ def fit_people(model: MorphableModel, landmarks, weights, camera, config: FitCon
     ke = config.expression_components if config.fit_expression else 0
     lmodel = landmark_model(model, ki, ke)
     if batching_of(config) == "vmap":
-        x, start, values, loss = jax.vmap(fit_person, in_axes=(None, 0, 0, 0, None))(
+        x, start, values, loss = jax.vmap(solve_person, in_axes=(None, 0, 0, 0, None))(
             lmodel, landmarks, weights, camera, config
         )
     else:
         x, start, values, loss = jax.lax.map(
-            lambda inputs: fit_person(lmodel, *inputs, config), (landmarks, weights, camera)
+            lambda inputs: solve_person(lmodel, *inputs, config), (landmarks, weights, camera)
         )
     rotations, translations, cameras = jax.vmap(_poses)(x, start)
     identity = jnp.broadcast_to(

@@ -13,7 +13,9 @@ deviations), weighted by :class:`facejax.fitting.FitConfig`.
 
 Losses follow the optax convention: they take per-element squared residuals ``z`` and return
 per-element values (``[...] -> [...]``); the caller weights and averages. All three agree with
-``0.5 z`` for small residuals.
+``0.5 z`` for small residuals: they are half the penalties of :mod:`facejax.numerics.robust`
+(which ``facejax.losses`` uses as they are), with the same scale. The weighted means are
+:func:`facejax.numerics.masked_mean`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
+
+from facejax.numerics import geman_mcclure_penalty, huber_penalty, masked_mean
 
 Array = Any
 
@@ -37,32 +41,35 @@ def squared(z) -> Array:
 def huber(z, delta) -> Array:
     """Huber loss of the residual norm ``|r| = sqrt(z)``: quadratic below ``delta``, linear above.
 
-    ``0.5 z`` for ``sqrt(z) <= delta``, ``delta (sqrt(z) - 0.5 delta)`` above. Finite gradient
-    at ``z = 0`` (the square root is only taken above ``delta^2``).
+    ``0.5 z`` for ``sqrt(z) <= delta``, ``delta (sqrt(z) - 0.5 delta)`` above: half of
+    :func:`facejax.numerics.huber_penalty`. Finite gradient at ``z = 0``.
     """
-    root = jnp.sqrt(jnp.maximum(z, delta**2))
-    return jnp.where(z <= delta**2, 0.5 * z, delta * (root - 0.5 * delta))
+    return 0.5 * huber_penalty(z, delta)
 
 
 def geman_mcclure(z, scale) -> Array:
     """Geman-McClure loss ``0.5 z / (1 + z / c^2)``: quadratic near 0, saturating at ``0.5 c^2``.
 
-    A point far from the model (an outlier, a badly annotated landmark) costs at most
-    ``0.5 c^2`` and pulls with a force that vanishes as it goes farther (Geman and McClure 1987;
-    the form of Black and Rangarajan 1996, scaled to match ``0.5 z`` at 0).
+    Half of :func:`facejax.numerics.geman_mcclure_penalty`: a point far from the model (an
+    outlier, a badly annotated landmark) costs at most ``0.5 c^2`` and pulls with a force that
+    vanishes as it goes farther.
     """
-    return 0.5 * z / (1.0 + z / scale**2)
+    return 0.5 * geman_mcclure_penalty(z, scale)
+
+
+# FitConfig.loss -> the penalty of facejax.numerics it halves.
+_PENALTIES = {
+    "squared": lambda z, scale: z,
+    "huber": huber_penalty,
+    "geman_mcclure": geman_mcclure_penalty,
+}
 
 
 def robust_loss(z, loss: str, scale) -> Array:
     """Dispatches ``"squared"``, ``"huber"`` or ``"geman_mcclure"`` (``scale``: delta or c)."""
-    if loss == "squared":
-        return squared(z)
-    if loss == "huber":
-        return huber(z, scale)
-    if loss == "geman_mcclure":
-        return geman_mcclure(z, scale)
-    raise ValueError(f"unknown loss {loss!r}; one of 'squared', 'huber', 'geman_mcclure'")
+    if loss not in _PENALTIES:
+        raise ValueError(f"unknown loss {loss!r}; one of 'squared', 'huber', 'geman_mcclure'")
+    return 0.5 * _PENALTIES[loss](z, scale)
 
 
 def sanitize(landmarks, weights) -> tuple[Array, Array]:
@@ -94,11 +101,9 @@ def face_size(landmarks, weights) -> Array:
     Returns:
       ``[]``, at least ``MIN_FACE_SIZE_PX`` (also when every weight is 0).
     """
-    total = jnp.sum(weights)
-    safe_total = jnp.where(total > 0, total, 1.0)
-    centroid = jnp.einsum("l,lc->c", weights, landmarks) / safe_total
-    spread = jnp.sum(weights * jnp.sum(jnp.square(landmarks - centroid[None, :]), -1))
-    return jnp.sqrt(jnp.maximum(spread / safe_total, MIN_FACE_SIZE_PX**2))
+    centroid = masked_mean(landmarks, jnp.broadcast_to(weights[:, None], landmarks.shape), axis=0)
+    spread = masked_mean(jnp.sum(jnp.square(landmarks - centroid[None, :]), -1), weights)
+    return jnp.sqrt(jnp.maximum(spread, MIN_FACE_SIZE_PX**2))
 
 
 def landmark_data_term(predicted, target, weights, size, *, loss="squared", loss_scale=0.05):
@@ -116,8 +121,7 @@ def landmark_data_term(predicted, target, weights, size, *, loss="squared", loss
       ``[]``: the weighted mean robust loss; 0 when every weight is 0.
     """
     z = jnp.sum(jnp.square(predicted - target), axis=-1) / jnp.square(size)
-    total = jnp.sum(weights)
-    return jnp.sum(weights * robust_loss(z, loss, loss_scale)) / jnp.where(total > 0, total, 1.0)
+    return masked_mean(robust_loss(z, loss, loss_scale), weights)
 
 
 def landmark_error(predicted, target, weights) -> Array:
@@ -133,5 +137,5 @@ def landmark_error(predicted, target, weights) -> Array:
     """
     used = (weights > 0).astype(predicted.dtype)
     distance = jnp.sqrt(jnp.sum(jnp.square(predicted - target), axis=-1))
-    count = jnp.sum(used, axis=-1)
-    return jnp.sum(used * distance, axis=-1) / jnp.where(count > 0, count, jnp.nan)
+    mean = masked_mean(distance, used)
+    return jnp.where(jnp.any(used > 0, axis=-1), mean, jnp.nan)

@@ -41,6 +41,7 @@ from facejax.fitting.solve import adam_schedule
 from facejax.fitting.variables import image_pose
 from facejax.morphable.model import MorphableModel
 from facejax.morphable.params import FaceParams
+from facejax.numerics import masked_mean
 from facejax.render.face import render_face
 from facejax.render.interpolate import interpolate
 
@@ -120,9 +121,10 @@ def _render_region(model, params, size: int, face_region: bool):
 
 
 def _pixel_term(rendered, image, weight):
+    # facejax.losses.photometric_loss(kind="l2") with the eps of Deep3DFaceRecon's
+    # sqrt(|d|^2 + eps) (a smooth gradient at an exact match) instead of a safe norm.
     distance = jnp.sqrt(jnp.sum(jnp.square(rendered - image), axis=-1) + _PIXEL_EPS)
-    total = jnp.sum(weight)
-    return jnp.sum(weight * distance) / jnp.where(total > 0, total, 1.0)
+    return masked_mean(distance, weight, axis=(-2, -1))
 
 
 _APPEARANCE = ("albedo", "sh")

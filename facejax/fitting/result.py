@@ -14,7 +14,7 @@ from facejax.morphable.params import FaceParams
 Array = Any
 
 # The Euler convention of FitResult.params.rotation (docs/conventions.md).
-ROTATION_CONVENTION = "xyz"
+ROTATION_CONVENTION = geometry.DEFAULT_EULER_CONVENTION
 
 
 @struct.dataclass

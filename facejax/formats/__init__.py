@@ -1,4 +1,4 @@
-"""Readers and writers: morphable-model files, meshes (OBJ, PLY) and landmark files.
+"""Readers and writers: morphable-model files, meshes (OBJ, PLY), landmark and image files.
 
 :func:`load_model` reads any supported model file (native ``.npz``, BFM 2009/2017,
 Deep3DFaceRecon, 3DDFA, FLAME, eos) into a :class:`~facejax.morphable.MorphableModel` in the
@@ -6,6 +6,12 @@ units and frame of docs/conventions.md; :func:`save_model` writes the native fil
 docs/formats.md for what each reader takes from which file.
 """
 
+from facejax.formats.image_files import (
+    ImageFileError,
+    open_rgb_image,
+    read_image,
+    read_image_size,
+)
 from facejax.formats.landmark_files import read_landmarks, read_vertex_indices, write_pts
 from facejax.formats.load import FORMATS, detect_format, load_model
 from facejax.formats.mesh_files import orient_outward, read_obj, read_ply, write_obj, write_ply
@@ -14,13 +20,17 @@ from facejax.formats.restricted_pickle import RefusedClassError, load_numpy_obje
 
 __all__ = [
     "FORMATS",
+    "ImageFileError",
     "RefusedClassError",
     "detect_format",
     "load_model",
     "load_native",
     "load_numpy_object",
     "load_pickle",
+    "open_rgb_image",
     "orient_outward",
+    "read_image",
+    "read_image_size",
     "read_landmarks",
     "read_obj",
     "read_ply",

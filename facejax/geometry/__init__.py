@@ -21,6 +21,7 @@ from facejax.geometry.camera import (
 )
 from facejax.geometry.normals import face_normals, triangle_areas, vertex_normals
 from facejax.geometry.rotation import (
+    DEFAULT_EULER_CONVENTION,
     EULER_CONVENTIONS,
     EulerConvention,
     axis_angle_from_rotation,
@@ -57,6 +58,7 @@ __all__ = [
     "safe_norm",
     "safe_normalize",
     # rotation
+    "DEFAULT_EULER_CONVENTION",
     "EULER_CONVENTIONS",
     "EulerConvention",
     "axis_angle_from_rotation",

@@ -120,6 +120,8 @@ _3DDFA = EulerConvention(
 EULER_CONVENTIONS: Mapping[str, EulerConvention] = types.MappingProxyType(
     {"xyz": _XYZ, "3ddfa": _3DDFA}
 )
+# The convention of every angle facejax computes (fits, network poses) unless told otherwise.
+DEFAULT_EULER_CONVENTION = "xyz"
 
 
 def _convention(name: str, fn: str) -> EulerConvention:
@@ -130,7 +132,7 @@ def _convention(name: str, fn: str) -> EulerConvention:
         raise ValueError(f"{fn}: unknown Euler convention {name!r}; known: {known}") from None
 
 
-def rotation_from_euler(angles, convention: str = "xyz") -> jax.Array:
+def rotation_from_euler(angles, convention: str = DEFAULT_EULER_CONVENTION) -> jax.Array:
     """Rotation matrix from Euler angles ``(pitch, yaw, roll)`` in radians.
 
     Conventions (``EULER_CONVENTIONS``; add one there to support another dataset):
@@ -169,7 +171,7 @@ def rotation_from_euler(angles, convention: str = "xyz") -> jax.Array:
     return conv.to_matrix(angles)
 
 
-def euler_from_rotation(rotation, convention: str = "xyz") -> jax.Array:
+def euler_from_rotation(rotation, convention: str = DEFAULT_EULER_CONVENTION) -> jax.Array:
     """Euler angles ``(pitch, yaw, roll)`` of a rotation matrix; inverse of ``rotation_from_euler``.
 
     Yaw is returned in [-pi/2, pi/2], pitch and roll in [-pi, pi]; away from gimbal lock

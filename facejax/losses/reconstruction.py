@@ -13,12 +13,12 @@ import jax.numpy as jnp
 
 from facejax.geometry import safe_norm
 from facejax.losses.masked import at_least_float32, keep, masked_mean
+from facejax.numerics.robust import ROBUST_KINDS, robust_penalty
 
 Array = Any
 
 # The kinds of the deprecated vertex_loss.
 VERTEX_KINDS = ("squared", "l2")
-ROBUST_KINDS = (None, "huber", "gm")
 
 
 def _check_points(pred, target, width: int | None, fn: str):
@@ -106,33 +106,6 @@ def vertex_loss(pred, target, weights=None, *, kind: str = "squared") -> Array:
     if kind == "squared":
         return squared_vertex_error(pred, target, weights)
     return mean_vertex_distance(pred, target, weights)
-
-
-def robust_penalty(squared_distance, robust: str | None = None, scale: float = 1.0) -> Array:
-    """A penalty ``rho`` of the squared distance ``d^2``, equal to ``d^2`` for small ``d``.
-
-    * ``None``: ``d^2``.
-    * ``"huber"``: ``d^2`` for ``d <= scale``, ``2 scale d - scale^2`` beyond (twice Huber's
-      function, so it matches ``d^2`` near 0; the gradient grows no faster than ``2 scale``).
-    * ``"gm"``: Geman-McClure ``d^2 scale^2 / (d^2 + scale^2)``, which saturates at ``scale^2``.
-
-    Args:
-      squared_distance: ``[...]`` ``d^2 >= 0``.
-      robust: ``None``, ``"huber"`` or ``"gm"``.
-      scale: the distance where the robust penalty departs from ``d^2`` (same units as ``d``).
-    """
-    d2 = squared_distance
-    if robust is None:
-        return d2
-    if robust == "huber":
-        far = d2 > scale * scale
-        # sqrt only of the far branch (d > scale > 0): the near branch never sees sqrt'(0).
-        d = jnp.sqrt(jnp.where(far, d2, 1.0))
-        return jnp.where(far, 2.0 * scale * d - scale * scale, d2)
-    if robust == "gm":
-        s2 = scale * scale
-        return d2 * s2 / (d2 + s2)
-    raise ValueError(f"robust_penalty: unknown robust {robust!r}; known: {ROBUST_KINDS}")
 
 
 def landmark_loss(

@@ -42,8 +42,9 @@ from flax import struct
 
 from facejax import geometry, morphable
 from facejax.nn.decoders import ShapeDecoder, basis_kernel, basis_rms
-from facejax.nn.heads import SMALL_INIT, PoseHead, at_least_float32
+from facejax.nn.heads import SMALL_INIT, PoseHead
 from facejax.nn.pose import DEFAULT_FILL, WeakPerspectivePose, face_frame
+from facejax.numerics import at_least_float32
 
 Array = Any
 

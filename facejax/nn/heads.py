@@ -11,21 +11,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from facejax.nn.pose import DEFAULT_FILL, POSE_CODE_SIZE, WeakPerspectivePose, weak_perspective_pose
+from facejax.numerics import at_least_float32
 
 Array = Any
 
 # Output layers start small: coefficients near 0 decode to the mean face, a pose code near 0 to
 # a frontal face in the middle of the image. Variance 1e-2 / fan_in: outputs ~0.1 x features.
 SMALL_INIT = nn.initializers.variance_scaling(1e-2, "fan_in", "truncated_normal")
-
-
-def at_least_float32(x) -> Array:
-    """Features of a bfloat16 encoder promoted to float32 (float64 stays float64)."""
-    x = jnp.asarray(x)
-    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
 class ParamHead(nn.Module):

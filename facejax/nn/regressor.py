@@ -17,8 +17,9 @@ import jax.numpy as jnp
 from flax import struct
 
 from facejax import lighting, morphable
-from facejax.nn.heads import ParamHead, PoseHead, at_least_float32
+from facejax.nn.heads import ParamHead, PoseHead
 from facejax.nn.pose import DEFAULT_FILL, WeakPerspectivePose, face_frame
+from facejax.numerics import at_least_float32
 
 Array = Any
 

@@ -173,6 +173,7 @@ def predict(
     """Identity features (``feature``: ``"latent"`` or ``"shape"``), identity shapes, shapes
     and 2D landmarks of ``images`` (numpy), in fixed-size jit-compiled batches (the last one
     padded, so one compilation serves the whole split)."""
+    from facejax.data.fixed_batches import map_fixed_batches
 
     @functools.partial(jax.jit, static_argnames="kind")
     def forward(variables, images, kind):
@@ -184,13 +185,9 @@ def predict(
             outputs.landmarks_2d,
         )
 
-    parts = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start : start + batch_size]
-        padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - len(chunk), 0)])
-        out = forward(variables, padded, feature)
-        parts.append([np.asarray(x[: len(chunk)]) for x in out])
-    return [np.concatenate(column) for column in zip(*parts, strict=True)]
+    return list(
+        map_fixed_batches(lambda batch: forward(variables, batch, feature), images, batch_size)
+    )
 
 
 def evaluate_split(net, variables, model3d, source, metadata, config, mean_identity) -> dict:

@@ -217,6 +217,34 @@ def _check_inputs(screen_vertices, triangles, height, width, window, max_tiles, 
             raise ValueError(f"{name} must be a positive Python int or None; got {value!r}")
 
 
+def drawable_triangles(x, y, depth, *, cull_backfaces: bool, near):
+    """The signed areas of the triangles and which of them are drawn at all.
+
+    One test for the hard rasterizer and the soft silhouette, so that both draw the same
+    triangles: a triangle is drawn when its screen area is not zero, its corners are finite,
+    in front of ``near`` (unless ``near`` is ``None``) and, with ``cull_backfaces``, it faces
+    the camera (negative signed area, see the module docstring).
+
+    Args:
+      x, y, depth: lists of the three corners' ``[B, F]`` values (``tiles.triangle_corners``).
+      cull_backfaces: drop triangles with a positive signed area.
+      near: drop triangles with a corner at depth ``<= near``; ``None`` keeps them.
+
+    Returns:
+      ``(area2 [B, F], valid [B, F] bool)``: twice the signed area in pixels, and the test.
+    """
+    # Only elementwise ops on [B, F] arrays: XLA on CPU is slow at reducing tiny axes.
+    area2 = (x[1] - x[0]) * (y[2] - y[0]) - (x[2] - x[0]) * (y[1] - y[0])
+    valid = area2 != 0
+    for k in range(3):
+        valid &= jnp.isfinite(x[k]) & jnp.isfinite(y[k]) & jnp.isfinite(depth[k])
+        if near is not None:
+            valid &= depth[k] > near
+    if cull_backfaces:
+        valid &= area2 < 0
+    return area2, valid
+
+
 def _triangle_table(x, y, depth, triangles, *, cull_backfaces, perspective_correct, near):
     """What a tile needs to know about its triangle, and which triangles are drawn.
 
@@ -229,15 +257,7 @@ def _triangle_table(x, y, depth, triangles, *, cull_backfaces, perspective_corre
       the direction (x, y) signed so the edge function is positive inside, the top-left flag
       and the depth-key coefficient; and ``valid [B, F]`` bool.
     """
-    # Only elementwise ops on [B, F] arrays: XLA on CPU is slow at reducing tiny axes.
-    area2 = (x[1] - x[0]) * (y[2] - y[0]) - (x[2] - x[0]) * (y[1] - y[0])  # [B, F]
-    valid = area2 != 0
-    for k in range(3):
-        valid &= jnp.isfinite(x[k]) & jnp.isfinite(y[k]) & jnp.isfinite(depth[k])
-        if near is not None:
-            valid &= depth[k] > near
-    if cull_backfaces:
-        valid &= area2 < 0
+    area2, valid = drawable_triangles(x, y, depth, cull_backfaces=cull_backfaces, near=near)
     orientation = jnp.where(area2 > 0, 1.0, -1.0).astype(area2.dtype)
 
     # The edge functions sum to |area2|, so E_i / |area2| are the screen barycentrics. The

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from facejax.render import tiles
-from facejax.render.rasterize import Fragments
+from facejax.render.rasterize import Fragments, drawable_triangles
 
 # Per edge: origin (x, y), direction (x, y), 1 / |direction|^2.
 _EDGE_COLUMNS = 5
@@ -159,14 +159,7 @@ def _nearest_triangles(
     batch, num_triangles = screen_vertices.shape[0], triangles.shape[-2]
     dtype = screen_vertices.dtype
     x, y, depth = tiles.triangle_corners(screen_vertices, triangles)
-    area2 = (x[1] - x[0]) * (y[2] - y[0]) - (x[2] - x[0]) * (y[1] - y[0])  # [B, F]
-    valid = area2 != 0
-    for k in range(3):
-        valid &= jnp.isfinite(x[k]) & jnp.isfinite(y[k]) & jnp.isfinite(depth[k])
-        if near is not None:
-            valid &= depth[k] > near
-    if cull_backfaces:
-        valid &= area2 < 0
+    _, valid = drawable_triangles(x, y, depth, cull_backfaces=cull_backfaces, near=near)
     if present is not None:
         valid &= present
 

@@ -120,11 +120,6 @@ def _eye_surface(ax, y, skin):
     return smooth_max(skin, np.maximum(lids, ball + cornea), 1.2)
 
 
-def _lip_line_weight(ax):
-    """Lateral amplitude of the lips: 1 at the midline, fading out past the mouth corners."""
-    return np.clip(1.0 - (ax / (A.MOUTH_CORNER_X + 2.5)) ** 2, 0.0, 1.0) ** 0.6
-
-
 def upper_vermilion_y(ax):
     """Height of the upper lip's vermilion border (the cupid's bow) at ``|x| = ax``."""
     px, py = A.CUPID_PEAK

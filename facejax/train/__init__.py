@@ -9,7 +9,7 @@ metrics, new BatchNorm statistics) and its data, and calls :func:`run_training`.
 * :class:`DataParallel`, :func:`make_data_parallel`, :func:`batch_axis_name` (parallel): the one
   place ``jax.jit`` over a mesh or ``jax.pmap`` is chosen (:class:`JitDataParallel`,
   :class:`PmapDataParallel`)
-* :func:`compute_dtype`, :func:`at_least_float32`, :func:`cast_images` (precision)
+* :func:`compute_dtype`, :func:`floats_at_least_float32`, :func:`cast_images` (precision)
 * :func:`make_checkpoint_manager`, :func:`save_checkpoint`, :func:`restore_checkpoint`
   (checkpoint, Orbax)
 * :func:`make_metric_writers`, :func:`read_jsonl`, :func:`read_tfevents_scalars` (metric_writers)
@@ -49,7 +49,7 @@ from facejax.train.parallel import (
     device_arrays,
     make_data_parallel,
 )
-from facejax.train.precision import at_least_float32, cast_images, compute_dtype
+from facejax.train.precision import cast_images, compute_dtype, floats_at_least_float32
 from facejax.train.progress import Progress
 from facejax.train.state import TrainState, create_train_state, eval_variables
 from facejax.train.step import make_train_step
@@ -73,7 +73,7 @@ __all__ = [
     "Restored",
     "TensorBoardWriter",
     "TrainState",
-    "at_least_float32",
+    "floats_at_least_float32",
     "batch_axis_name",
     "cast_images",
     "check_finite",

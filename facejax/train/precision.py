@@ -9,8 +9,8 @@
 * parameters, gradients (the cotangent of a cast is cast back), optimizer moments and the EMA
   stay float32: small updates are not lost to bfloat16's 8-bit mantissa;
 * the loss and the metrics are float32: the train step casts the loss function's outputs
-  (:func:`at_least_float32`), and losses should reduce in float32 (cast per-element values before
-  the mean).
+  (:func:`floats_at_least_float32`), and losses should reduce in float32 (cast per-element
+  values before the mean).
 
 bfloat16 keeps float32's exponent range, so no loss scaling is needed (unlike float16, which is
 not offered). ``"float32"`` computes in float32 throughout.
@@ -22,6 +22,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+
+from facejax.numerics import at_least_float32
 
 PRECISIONS = ("float32", "bfloat16")
 
@@ -37,14 +39,14 @@ def compute_dtype(precision: str) -> jnp.dtype:
     return jnp.dtype(precision)
 
 
-def at_least_float32(tree: Any) -> Any:
-    """Casts bfloat16/float16 leaves of a pytree to float32 (float64 and non-floats unchanged)."""
+def floats_at_least_float32(tree: Any) -> Any:
+    """A pytree with its floating leaves at least float32 (:func:`facejax.numerics.
+    at_least_float32`: bfloat16/float16 become float32, float64 stays); other leaves (integer
+    counts, booleans) pass unchanged."""
 
     def cast(x):
         x = jnp.asarray(x)
-        if jnp.issubdtype(x.dtype, jnp.floating):
-            return x.astype(jnp.promote_types(x.dtype, jnp.float32))
-        return x
+        return at_least_float32(x) if jnp.issubdtype(x.dtype, jnp.floating) else x
 
     return jax.tree.map(cast, tree)
 

@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import optax
 
 from facejax.train import optimizer as optimizer_lib
-from facejax.train.precision import at_least_float32
+from facejax.train.precision import floats_at_least_float32
 from facejax.train.state import TrainState
 
 PyTree = Any
@@ -117,7 +117,7 @@ def make_train_step(
                     f"loss_fn must return the mean loss (a scalar), got shape {loss.shape}: "
                     f"average the per-element losses inside loss_fn"
                 )
-            return at_least_float32(loss), (at_least_float32(metrics), batch_stats)
+            return floats_at_least_float32(loss), (floats_at_least_float32(metrics), batch_stats)
 
         (loss, (metrics, batch_stats)), grads = jax.value_and_grad(objective, has_aux=True)(
             state.params
@@ -146,7 +146,9 @@ def make_train_step(
         metrics = {**metrics, "loss": loss, "grad_norm": global_norm(grads)}
         if learning_rate_fn is not None:
             # The rate this update used: optax counts updates from 0, like state.step.
-            metrics["learning_rate"] = at_least_float32(jnp.asarray(learning_rate_fn(state.step)))
+            metrics["learning_rate"] = floats_at_least_float32(
+                jnp.asarray(learning_rate_fn(state.step))
+            )
         return new_state, metrics
 
     return train_step

@@ -4,11 +4,11 @@ The disentangling method (Liu et al., CVPR 2018) trains on 3DMM parameters fitte
 images of each subject at once. This builder makes those targets from the layout of
 :class:`~facejax.data.builders.IdentityFolders` (one folder per person, a landmark file beside
 each image): for each person, the images with a landmark file are fitted jointly
-(``facejax.fitting.fit_joint``: one identity, a pose and expression per image, in each image's
-own pixels with the camera of ``facejax.fitting.image_camera``), and one example is written per
-image. Examples are keyed, labelled and split exactly like ``IdentityFolders`` (same
-``image_path``, labels, ``test_fraction`` / ``seed`` split), so a training recipe joins them
-with the image dataset by ``image_path``.
+(``facejax.fitting.fit_person``, as ``facejax fit`` does: one identity, a pose and expression
+per image, in each image's own pixels with the camera of ``facejax.fitting.image_camera``), and
+one example is written per image. Examples are keyed, labelled and split exactly like
+``IdentityFolders`` (same ``image_path``, labels, ``test_fraction`` / ``seed`` split), so a
+training recipe joins them with the image dataset by ``image_path``.
 
 Layout (manual_dir)::
 
@@ -53,7 +53,6 @@ One folder per person, the person's images inside, a landmark file beside each i
         0002.jpg  0002.pts
       ...
 """
-POSE_CONVENTION = "xyz"
 
 
 @dataclasses.dataclass(eq=False)
@@ -106,14 +105,12 @@ def _padded_count(count: int) -> int:
 
 def image_size(path) -> tuple[int, int]:
     """``(height, width)`` from the image header; BadExampleError naming the file otherwise."""
-    from PIL import Image
+    from facejax.formats import ImageFileError, read_image_size
 
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except (OSError, SyntaxError, ValueError) as err:
-        raise BadExampleError(f"{os.fspath(path)}: unreadable image ({err})") from err
-    return height, width
+        return read_image_size(path)
+    except (OSError, ImageFileError) as err:
+        raise BadExampleError(str(err)) from err
 
 
 class FittedTargets(ManualFaceBuilder):
@@ -168,6 +165,7 @@ class FittedTargets(ManualFaceBuilder):
         }
 
     def _split_generators(self, dl_manager):
+        from facejax.fitting import ROTATION_CONVENTION
         from facejax.morphable import fingerprint
 
         config = self.builder_config
@@ -188,7 +186,7 @@ class FittedTargets(ManualFaceBuilder):
                 "model_name": self.model.name,
                 "model_fingerprint": fingerprint(self.model),
                 "units": "mm",
-                "pose_convention": POSE_CONVENTION,
+                "pose_convention": ROTATION_CONVENTION,
                 "fit": dataclasses.asdict(fit),
             }
         )
@@ -241,9 +239,13 @@ class FittedTargets(ManualFaceBuilder):
         for p, (_, items) in enumerate(batch):
             for n, (_, size, points) in enumerate(items):
                 landmarks[p, n], weights[p, n], sizes[p, n] = points, 1.0, size
-        camera = jax.vmap(jax.vmap(lambda s: fitting.image_camera(s[0], s[1], config.focal)))(sizes)
-        result = fitting.fit_joint(
-            self.model, landmarks, weights, camera=camera, config=config.fit_config()
+        result = fitting.fit_person(
+            self.model,
+            landmarks,
+            sizes,
+            weights=weights,
+            focal=config.focal,
+            config=config.fit_config(),
         )
         return jax.tree_util.tree_map(np.asarray, result)
 

@@ -1,0 +1,81 @@
+"""One person's photos fitted end to end: cameras from the image sizes, the joint landmark fit,
+then (optionally) the photometric refinement on the pixels.
+
+``facejax fit`` and the fitted-targets dataset builder both fit through :func:`fit_person`, so
+the camera a photo gets and the order of the stages are the same in both.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from facejax.fitting.config import FitConfig, PhotometricConfig
+from facejax.fitting.initialize import image_cameras
+from facejax.fitting.joint import fit_joint
+from facejax.fitting.photometric import refine_photometric
+from facejax.fitting.result import FitResult
+from facejax.morphable.model import MorphableModel
+
+Array = Any
+
+
+class PersonImage(NamedTuple):
+    """One photo to fit and where it came from.
+
+    Attributes:
+      path: the image file.
+      landmarks_path: the landmark file (``None`` when the landmarks were detected).
+      image: ``[H, W, 3]`` uint8 RGB.
+      landmarks: ``[L, 2]`` pixels.
+    """
+
+    path: str
+    landmarks_path: str | None
+    image: np.ndarray
+    landmarks: np.ndarray
+
+
+def fit_person(
+    model: MorphableModel,
+    landmarks,
+    image_sizes,
+    *,
+    weights=None,
+    focal=None,
+    config: FitConfig | None = None,
+    images=None,
+    photometric: PhotometricConfig | None = None,
+) -> FitResult:
+    """Fits one identity to a person's images (or to each of several persons' images).
+
+    Each image gets the camera of :func:`facejax.fitting.image_camera` for its size; the
+    landmarks are fitted jointly (:func:`facejax.fitting.fit_joint`), then, with
+    ``photometric``, the fit is refined on the pixels
+    (:func:`facejax.fitting.refine_photometric`).
+
+    Args:
+      model: a morphable model with a landmark definition.
+      landmarks: ``[N, L, 2]`` one person's images, or ``[P, N, L, 2]`` (pad persons with
+        fewer images with weight-0 images), pixels of each image.
+      image_sizes: ``[N, 2]`` / ``[P, N, 2]`` ``(height, width)`` of the images, pixels.
+      weights: ``[N, L]`` / ``[P, N, L]`` landmark weights, or ``None`` for ones.
+      focal: focal length in pixels for every image (``None``: 1015/224 x the longer side).
+      config: the landmark fit's options.
+      images: the ``N`` images ``[H, W, 3]`` (uint8 or float in ``[0, 1]``), needed only with
+        ``photometric``.
+      photometric: refine on the pixels with these options (one person only); ``None`` stops
+        after the landmark fit.
+
+    Returns:
+      The :class:`facejax.fitting.FitResult`, leading dims ``[N]`` or ``[P, N]``.
+    """
+    camera = image_cameras(image_sizes, focal)
+    result = fit_joint(model, landmarks, weights, camera=camera, config=config)
+    if photometric is None:
+        return result
+    if images is None or jnp.ndim(landmarks) != 3:
+        raise ValueError("fit_person: a photometric refinement needs one person's [N] images")
+    return refine_photometric(model, result.params, images, landmarks, weights, config=photometric)

@@ -1,0 +1,139 @@
+"""A trained recipe's predictor on users' photos: crops, predictions in fixed batches, files.
+
+``facejax reconstruct`` reads the photos and calls :func:`crop_photo` on each, then
+:func:`write_reconstructions`, which runs the predictor (``load_predictor`` of the recipe) in
+batches of one size (``facejax.data.fixed_batches``) and writes per photo ``<stem>.obj`` (the
+face, mm, model frame), ``<stem>_identity.obj`` (its neutral face), ``<stem>.json`` (68
+landmarks in the photo's pixels and in 3D, the pose in the schema of
+``facejax.formats.face_json``), ``<stem>_embedding.npy`` (the identity feature) and
+``<stem>_overlay.png`` (:func:`draw_prediction`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from facejax import geometry
+from facejax.data import crop
+from facejax.data.fixed_batches import map_fixed_batches
+from facejax.formats import face_json, write_obj, write_ply
+
+MESH_FORMATS = ("obj", "ply")
+
+
+def crop_photo(image: np.ndarray, size: int, detect: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(crop [size, size, 3] uint8, transform [2, 3] photo -> crop pixels)``.
+
+    With ``detect`` the crop is aligned to the landmarks of the optional detector
+    (``facejax[detect]``; a ``ValueError`` when it finds no face); without, it is the central
+    square of the photo.
+    """
+    height, width = image.shape[:2]
+    if detect:
+        from facejax.face_detection import detect_landmarks
+
+        transform = crop.template_transform(detect_landmarks(image), size, margin=1.25)
+    else:
+        transform = crop.box_transform(crop.central_box(width, height), size)
+    return crop.warp_image(image, transform, size), transform
+
+
+def draw_prediction(crop_image, screen_vertices, triangles, landmarks) -> np.ndarray:
+    """The crop with the predicted face (grey, lit from the front) and its landmarks drawn."""
+    import jax.numpy as jnp
+    from PIL import Image, ImageDraw
+
+    from facejax import lighting
+    from facejax.render import composite, rasterize, shade_vertices
+
+    size = crop_image.shape[0]
+    screen = jnp.asarray(screen_vertices)
+    # Normals of the projected mesh: x right, y down, depth away = a left-handed frame; flip y
+    # and depth back to a right-handed, y-up, z-towards-the-viewer frame for the light.
+    viewer = screen * jnp.asarray([[1.0, -1.0, -1.0]])
+    normals = geometry.vertex_normals(viewer, jnp.asarray(triangles))
+    fragments = rasterize(screen, triangles, size, size, perspective_correct=False, near=None)
+    light = lighting.directional(jnp.array([0.3, 0.4, 1.0]), 0.7, 0.35)
+    grey = jnp.full(normals.shape, 0.75)
+    colors = shade_vertices(fragments, triangles, grey, normals, light)
+    background = jnp.asarray(crop_image, jnp.float32) / 255.0
+    drawn = composite(colors, 0.6 * fragments.mask, background)
+    picture = Image.fromarray(np.asarray(jnp.clip(drawn, 0, 1) * 255).astype(np.uint8))
+    pen = ImageDraw.Draw(picture)
+    for x, y in np.asarray(landmarks):
+        pen.ellipse((x - 1, y - 1, x + 1, y + 1), fill=(40, 220, 40))
+    return np.asarray(picture)
+
+
+def photo_record(name, transform, prediction: dict) -> dict:
+    """The ``<stem>.json`` of one photo from its crop transform and (unbatched) prediction."""
+    photo_landmarks = crop.apply_transform(
+        crop.invert_transform(transform), prediction["landmarks_2d"]
+    )
+    return {
+        "image": str(name),
+        "landmarks_2d": np.round(photo_landmarks, 3).tolist(),
+        "landmarks_2d_units": "pixels of the photo (x right, y down, pixel centres +0.5)",
+        "landmarks_3d": np.round(prediction["landmarks_3d"], 3).tolist(),
+        "landmarks_3d_units": "mm, model frame (x left of the subject, y up, z out)",
+        # The networks' poses are Euler angles of geometry.euler_from_rotation's default.
+        **face_json.pose_json(prediction["angles"], geometry.DEFAULT_EULER_CONVENTION),
+        **face_json.rotation_convention_json(geometry.DEFAULT_EULER_CONVENTION),
+        "scale_pixels_per_mm_in_crop": float(prediction["scale"]),
+        "crop_transform": np.asarray(transform).round(6).tolist(),
+    }
+
+
+def write_reconstructions(
+    predict: Callable[[np.ndarray], dict],
+    model3d,
+    crops: Sequence[tuple[Path, np.ndarray, np.ndarray]],
+    out,
+    *,
+    batch_size: int,
+    mesh_format: str = "obj",
+) -> list[Path]:
+    """Runs ``predict`` on the crops and writes each photo's files into ``out``.
+
+    Args:
+      predict: face crops ``[B, S, S, 3]`` uint8 -> predictions (a recipe's
+        ``load_predictor``).
+      model3d: the morphable model whose triangles the meshes use.
+      crops: ``(photo path, crop [S, S, 3], transform [2, 3])`` per photo
+        (:func:`crop_photo`).
+      out: the output folder (created if needed).
+      batch_size: photos per call of ``predict`` (the last batch is padded).
+      mesh_format: ``"obj"`` or ``"ply"``.
+
+    Returns:
+      The written ``out / <stem>`` of each photo, in order.
+    """
+    if mesh_format not in MESH_FORMATS:
+        raise ValueError(f"mesh format must be one of {MESH_FORMATS}, got {mesh_format!r}")
+    from PIL import Image
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not crops:
+        return []
+    triangles = np.asarray(model3d.triangles)
+    write_mesh = write_obj if mesh_format == "obj" else write_ply
+    predictions = map_fixed_batches(predict, np.stack([c for _, c, _ in crops]), batch_size)
+    written = []
+    for i, (name, crop_image, transform) in enumerate(crops):
+        one = {key: value[i] for key, value in predictions.items()}
+        stem = out / Path(name).stem
+        write_mesh(f"{stem}.{mesh_format}", one["shape"], triangles)
+        write_mesh(f"{stem}_identity.{mesh_format}", one["identity_shape"], triangles)
+        np.save(f"{stem}_embedding.npy", one["embedding"])
+        Path(f"{stem}.json").write_text(json.dumps(photo_record(name, transform, one), indent=1))
+        picture = draw_prediction(
+            crop_image, one["screen_vertices"], triangles, one["landmarks_2d"]
+        )
+        Image.fromarray(picture).save(f"{stem}_overlay.png")
+        written.append(stem)
+    return written

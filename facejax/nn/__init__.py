@@ -4,7 +4,8 @@ No optimiser and no loss lives here (``facejax.losses``, ``facejax.train``). Par
 explicit pytrees and ``apply`` is a pure function; a morphable model is passed to ``apply`` as
 an argument (a pytree of arrays), never stored in a module.
 
-* encoders ``[B, H, W, C] -> [B, D]``: :class:`SmallCNN` (CPU runs), :class:`ResNet`
+* encoders ``[B, H, W, C] -> [B, D]``: :class:`SmallCNN` (CPU runs), :class:`SpatialCNN`
+  (CPU runs that regress geometry: keeps the spatial layout), :class:`ResNet`
   (:data:`ResNet18`, :data:`ResNet34`, :data:`ResNet50`), by name with :func:`create_encoder`;
   BatchNorm takes the pmap ``axis_name`` for cross-device statistics;
 * heads: :class:`ParamHead` (named coefficient vectors), :class:`PoseHead` (the
@@ -37,6 +38,7 @@ from facejax.nn.pose import (
 from facejax.nn.regressor import FaceParamRegressor, RegressorOutputs
 from facejax.nn.resnet import BasicBlock, BottleneckBlock, ResNet, ResNet18, ResNet34, ResNet50
 from facejax.nn.small_cnn import SmallCNN
+from facejax.nn.spatial_cnn import SpatialCNN
 
 __all__ = [
     "DECODER_KINDS",
@@ -59,6 +61,7 @@ __all__ = [
     "ResNet50",
     "ShapeDecoder",
     "SmallCNN",
+    "SpatialCNN",
     "WeakPerspectivePose",
     "basis_kernel",
     "basis_rms",

@@ -48,7 +48,7 @@ from facejax.numerics import at_least_float32
 
 Array = Any
 
-DECODER_KINDS = ("linear", "mlp")
+DECODER_KINDS = ("linear", "mlp", "basis")
 FEATURE_KINDS = ("latent", "shape")
 
 
@@ -90,7 +90,11 @@ class DisentangledFaceModel(nn.Module):
       identity_dim: ``Di`` (Liu et al. use the identity basis size, e.g. 199 for BFM).
       residual_dim: ``Dr`` (e.g. the expression basis size).
       num_classes: training subjects ``C`` of the identification classifier.
-      decoder: ``"linear"`` or ``"mlp"``.
+      decoder: ``"linear"`` (a trainable dense layer), ``"mlp"``, or ``"basis"``: the morphable
+        model's own bases, fixed (no parameters; the latents are coefficients in standard
+        deviations, the first ``Ki`` identity units and ``Ke`` residual units used). A trainable
+        decoder learns at the encoder's rate and leaves the basis early in training; the fixed
+        one keeps every prediction a face of the model.
       mlp_hidden: hidden widths of MLP decoders.
       init_from_model: start linear decoders from the model's bases (latent units in standard
         deviations); otherwise random (see ``facejax.nn.decoders``).
@@ -119,9 +123,10 @@ class DisentangledFaceModel(nn.Module):
         else:
             self.identity_head = nn.Dense(self.identity_dim, kernel_init=SMALL_INIT)
             self.residual_head = nn.Dense(self.residual_dim, kernel_init=SMALL_INIT)
-        hidden = tuple(self.mlp_hidden) if self.decoder == "mlp" else ()
-        self.identity_decoder = ShapeDecoder(hidden=hidden)
-        self.residual_decoder = ShapeDecoder(hidden=hidden)
+        if self.decoder != "basis":
+            hidden = tuple(self.mlp_hidden) if self.decoder == "mlp" else ()
+            self.identity_decoder = ShapeDecoder(hidden=hidden)
+            self.residual_decoder = ShapeDecoder(hidden=hidden)
         self.pose_head = PoseHead(fill=self.fill)
         self.classifier = self.param(
             "classifier", nn.initializers.lecun_normal(), (self.latent_dim, self.num_classes)
@@ -146,6 +151,8 @@ class DisentangledFaceModel(nn.Module):
 
     def decode(self, identity_latent, residual_latent, model: morphable.MorphableModel):
         """``(shape, identity_shape, identity_offset)``, each ``[B, V, 3]`` mm, of the latents."""
+        if self.decoder == "basis":
+            return self._decode_with_bases(identity_latent, residual_latent, model)
         # Initial kernels and scales matter only when the parameters are created; skipping them
         # afterwards keeps an eager apply from building a [D, 3V] kernel it would not use.
         id_kernel = res_kernel = None
@@ -184,6 +191,24 @@ class DisentangledFaceModel(nn.Module):
             lambda a, b: morphable.composite_shape(model, a, b, passthrough, passthrough)
         )(identity_offset, residual_offset)
         return shape, identity_shape, identity_offset
+
+    def _decode_with_bases(self, identity_latent, residual_latent, model):
+        ki, ke = model.num_identity, model.num_expression
+        # Entangled: one latent, its identity units first, then the residual ones (the layout
+        # basis_kernel gives the linear decoders).
+        start = self.identity_dim if self.entangled else 0
+        if self.identity_dim < ki or residual_latent.shape[-1] - start < ke:
+            raise ValueError(
+                f"DisentangledFaceModel: decoder='basis' needs identity_dim >= {ki} and "
+                f"residual_dim >= {ke} (the model's components), got {self.identity_dim} and "
+                f"{self.residual_dim}"
+            )
+        identity_coeffs = identity_latent[..., :ki]
+        expression_coeffs = residual_latent[..., start : start + ke]
+        shape, identity_shape = jax.vmap(
+            lambda a, b: morphable.composite_shape(model, a, b)
+        )(identity_coeffs, expression_coeffs)
+        return shape, identity_shape, identity_shape - model.mean_shape[None]
 
     def classify(self, latent) -> tuple[Array, Array]:
         """``(logits, cosines)``, each ``[B, C]``, of latents ``[B, latent_dim]``."""

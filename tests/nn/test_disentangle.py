@@ -84,6 +84,32 @@ def test_wider_latents_pad_the_basis_with_inert_units(model):
     np.testing.assert_allclose(shape, expected, atol=ATOL_MM)
 
 
+def test_basis_decoders_are_the_model_itself_and_have_no_parameters(model):
+    identity, expression = _coefficients(model)
+    (shape, identity_shape, offset), params = _decode(
+        _net(model, decoder="basis"), identity, expression, model
+    )
+    expected = jax.jit(jax.vmap(morphable.shape, in_axes=(None, 0, 0)))(model, identity, expression)
+    neutral = jax.jit(jax.vmap(morphable.shape, in_axes=(None, 0)))(model, identity)
+    np.testing.assert_allclose(shape, expected, atol=ATOL_MM)
+    np.testing.assert_allclose(identity_shape, neutral, atol=ATOL_MM)
+    np.testing.assert_allclose(offset, neutral - model.mean_shape[None], atol=ATOL_MM)
+    # Nothing to train, nothing to drift (the classifier is created in setup, as always).
+    assert "identity_decoder" not in params and "residual_decoder" not in params
+    # Entangled: identity units first, then the residual ones, as the linear decoders read them.
+    z = jnp.concatenate([identity, expression], axis=-1)
+    (shape_e, id_shape_e, _), _ = _decode(
+        _net(model, decoder="basis", entangled=True), z, z, model
+    )
+    np.testing.assert_allclose(shape_e, expected, atol=ATOL_MM)
+    np.testing.assert_allclose(id_shape_e, neutral, atol=ATOL_MM)
+    with pytest.raises(ValueError, match="identity_dim >= "):
+        _decode(
+            _net(model, decoder="basis", identity_dim=model.num_identity - 1),
+            identity[:, :-1], expression, model,
+        )  # fmt: skip
+
+
 def test_entangled_latent_feeds_both_decoders_and_starts_like_the_disentangled(model):
     images = _images()
     entangled = _net(model, entangled=True)

@@ -26,6 +26,7 @@ def _shapes(module, size, channels=3, batch=2):
     "name, kwargs, dim",
     [
         ("small_cnn", {}, 256),
+        ("spatial_cnn", {"widths": (4, 8), "features": 32}, 32),
         ("resnet18", {"num_filters": 8}, 64),
         ("resnet34", {"num_filters": 8}, 64),
         ("resnet50", {"num_filters": 8}, 256),
@@ -37,7 +38,7 @@ def test_encoder_output_shapes(name, kwargs, dim, size):
     variables, out = _shapes(encoder, size)
     assert out.shape == (2, dim) and out.dtype == jnp.float32
     assert set(variables) == {"params", "batch_stats"}
-    if name != "small_cnn":
+    if name not in ("small_cnn", "spatial_cnn"):
         assert encoder.feature_dim == dim
 
 
@@ -49,6 +50,17 @@ def test_small_cnn_size_and_resnet18_full_width():
     variables, out = _shapes(fnn.ResNet18(), 64)
     count = sum(x.size for x in jax.tree_util.tree_leaves(variables["params"]))
     assert out.shape == (2, 512) and abs(count - 11_176_512) < 20_000, count
+
+
+def test_spatial_cnn_flattens_its_last_map():
+    spatial = fnn.SpatialCNN(widths=(4, 8), features=16)
+    # 64 px: stem at 64, stages to 32, 16, 8, 4 (the last width repeated), then the 4 x 4 x 8
+    # map flattened into the dense layer: the position of every feature reaches the output.
+    variables, out = _shapes(spatial, 64)
+    assert variables["params"]["Dense_0"]["kernel"].shape == (4 * 4 * 8, 16)
+    assert out.shape == (2, 16)
+    variables, _ = _shapes(spatial, 48)  # 48 -> 24 -> 12 -> 6 -> 3
+    assert variables["params"]["Dense_0"]["kernel"].shape == (3 * 3 * 8, 16)
 
 
 def _tiny_cnn(**kwargs):

@@ -205,9 +205,9 @@ class DisentangledFaceModel(nn.Module):
             )
         identity_coeffs = identity_latent[..., :ki]
         expression_coeffs = residual_latent[..., start : start + ke]
-        shape, identity_shape = jax.vmap(
-            lambda a, b: morphable.composite_shape(model, a, b)
-        )(identity_coeffs, expression_coeffs)
+        shape, identity_shape = jax.vmap(lambda a, b: morphable.composite_shape(model, a, b))(
+            identity_coeffs, expression_coeffs
+        )
         return shape, identity_shape, identity_shape - model.mean_shape[None]
 
     def classify(self, latent) -> tuple[Array, Array]:

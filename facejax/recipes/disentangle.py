@@ -107,9 +107,7 @@ def make_shape_loss(model3d, loss_config):
     if kind not in SHAPE_LOSSES:
         raise ValueError(f"config.loss.shape_loss must be one of {SHAPE_LOSSES}, got {kind!r}")
     if region not in SHAPE_REGIONS:
-        raise ValueError(
-            f"config.loss.shape_region must be one of {SHAPE_REGIONS}, got {region!r}"
-        )
+        raise ValueError(f"config.loss.shape_region must be one of {SHAPE_REGIONS}, got {region!r}")
     weights = None
     if region == "face":
         if model3d.face_mask is None:

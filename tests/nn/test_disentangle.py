@@ -98,9 +98,7 @@ def test_basis_decoders_are_the_model_itself_and_have_no_parameters(model):
     assert "identity_decoder" not in params and "residual_decoder" not in params
     # Entangled: identity units first, then the residual ones, as the linear decoders read them.
     z = jnp.concatenate([identity, expression], axis=-1)
-    (shape_e, id_shape_e, _), _ = _decode(
-        _net(model, decoder="basis", entangled=True), z, z, model
-    )
+    (shape_e, id_shape_e, _), _ = _decode(_net(model, decoder="basis", entangled=True), z, z, model)
     np.testing.assert_allclose(shape_e, expected, atol=ATOL_MM)
     np.testing.assert_allclose(id_shape_e, neutral, atol=ATOL_MM)
     with pytest.raises(ValueError, match="identity_dim >= "):

@@ -9,9 +9,10 @@ Run (a variant after the colon; ``--set`` overrides any field):
     facejax evaluate --workdir runs/dis_small
 
 Variants:
-  smoke: CPU, a couple of minutes; the embedded small model, the tiny synthetic faces (built
-    on the fly into the data dir if missing), a small CNN.
-  small: CPU or one GPU; the embedded model, 64x64 synthetic faces (300 train people).
+  smoke: CPU, about a minute; the embedded small model, the tiny synthetic faces (built
+    on the fly into the data dir if missing), a narrow spatial CNN.
+  small: CPU or one GPU, about 15 minutes on 2 CPU cores; the embedded model, 64x64
+    synthetic faces (1,500 train people x 4 images), the spatial CNN.
   full: GPU/TPU; ResNet-50 in bfloat16 at 224x224 (set data.* to a real identity-folders
     dataset with fitted targets, see docs/fitting.md).
 Ablation knobs (experiments/disentangle/README.md): loss.w_* (joint / reconstruction only /
@@ -46,11 +47,14 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
         )
         config.model = ml_collections.ConfigDict(
             {
-                "encoder": "small_cnn",
+                "encoder": "spatial_cnn",  # or "small_cnn", "resnet18/34/50"
                 "num_filters": 64,  # ResNets only
+                "width": 32,  # small/spatial CNN: stage widths width x (1, 2, 4, 8)
                 "identity_dim": 0,  # 0 -> the model's identity components
                 "residual_dim": 0,  # 0 -> the model's expression components
-                "decoder": "linear",  # or "mlp"
+                # "basis": the 3DMM's own bases, fixed (latents are coefficients); "linear"
+                # (trainable, starting from the bases when init_from_model) or "mlp".
+                "decoder": "basis",
                 "init_from_model": True,
                 "entangled": False,
                 "num_classes": 0,  # set by training: the people of the training split
@@ -69,7 +73,7 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 "shape_region": "face",  # or "head"
                 "w_identity_shape": 1.0,  # per mm^2 (scale_aligned, squared) or mm (distance)
                 "w_shape": 1.0,
-                "w_landmarks": 0.1,  # squared % of the image side
+                "w_landmarks": 1.0,  # squared % of the image side
             }
         )
         config.eval = ml_collections.ConfigDict({"batch_size": 128, "feature": "latent"})
@@ -82,6 +86,7 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
         config.data.config = "tiny"
         config.data.image_size = 32
         config.data.batch_size = 16
+        config.model.width = 8
         config.num_steps = 60
         config.log_every = 10
         config.checkpoint_every = 30

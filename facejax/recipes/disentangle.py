@@ -58,6 +58,8 @@ def create_network(config, model3d: morphable.MorphableModel, num_classes: int):
     kwargs["axis_name"] = batch_axis_name(config.parallelism)
     if m.encoder.startswith("resnet"):
         kwargs["num_filters"] = m.num_filters
+    else:  # the small and spatial CNNs
+        kwargs["widths"] = tuple(m.get("width", 32) * 2**i for i in range(4))
     encoder = nn.create_encoder(m.encoder, **kwargs)
     return nn.DisentangledFaceModel(
         encoder,

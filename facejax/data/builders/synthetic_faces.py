@@ -139,8 +139,11 @@ class SyntheticFaces(SyntheticBuilder):
     """Synthetic face images with exact 3DMM ground truth, split by identity."""
 
     name = "facejax_synthetic_faces"
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First facejax release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First facejax release.",
+        "1.1.0": "small: 1,500 train + 200 test people x 4 images (was 300 + 100 x 10).",
+    }
     BUILDER_CONFIGS = [
         SyntheticFacesConfig(
             name="tiny",
@@ -153,9 +156,15 @@ class SyntheticFaces(SyntheticBuilder):
             pairs_per_fold=3,
             batch_size=32,
         ),
+        # Many people, few images each: with 300 people x 10 images a network learned the
+        # training people (by colour) instead of reading shape (experiments/disentangle).
         SyntheticFacesConfig(
             name="small",
-            description="CPU runs: 64x64, 300 train + 100 test people x 10 images.",
+            description="CPU runs: 64x64, 1,500 train + 200 test people x 4 images.",
+            num_train_identities=1500,
+            num_test_identities=200,
+            images_per_identity=4,
+            pairs_per_fold=100,
         ),
         SyntheticFacesConfig(
             name="full",

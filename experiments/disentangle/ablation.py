@@ -27,15 +27,17 @@ VARIANTS = {
     "joint, entangled": ["model.entangled=True"],
 }
 COLUMNS = (
-    ("identity_shape_rmse_mm", "identity RMSE (mm)"),
-    ("shape_rmse_mm", "shape RMSE (mm)"),
+    ("identity_rmse_face_mm", "identity RMSE face (mm)"),
+    ("identity_rmse_face_mean_face_mm", "mean face (mm)"),
+    ("identity_rmse_face_ratio", "ratio"),
+    ("identity_rmse_head_ratio", "head ratio"),
+    ("shape_rmse_face_ratio", "shape ratio"),
     ("landmark_nme", "NME"),
     ("verification_accuracy", "verif. acc."),
-    ("verification_auc", "AUC"),
-    ("verification_eer", "EER"),
+    ("verification_auc", "AUC (chance 0.5)"),
     ("verification_tar_at_far_1e-2", "TAR@1e-2"),
-    ("verification_tar_at_far_1e-3", "TAR@1e-3"),
     ("rank_1", "rank-1"),
+    ("rank_1_chance", "rank-1 chance"),
 )
 
 

@@ -94,9 +94,9 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
         config.eval.batch_size = 32
     elif variant == "small":
         config.data.batch_size = 32
-        config.num_steps = 1500
-        config.checkpoint_every = 500
-        config.eval_every = 500
+        config.num_steps = 4000
+        config.checkpoint_every = 1000
+        config.eval_every = 0  # evaluated once, at the end
     else:  # full
         config.data.config = "full"
         config.data.image_size = 112

@@ -156,6 +156,20 @@ class SyntheticFaces(SyntheticBuilder):
             pairs_per_fold=3,
             batch_size=32,
         ),
+        SyntheticFacesConfig(
+            name="tiny_people",
+            description=(
+                "Tests that a recipe learns: 32x32, synthetic:small, 400 train + 40 test people "
+                "x 2 images."
+            ),
+            image_size=32,
+            num_train_identities=400,
+            num_test_identities=40,
+            images_per_identity=2,
+            model="synthetic:small",
+            pairs_per_fold=2,
+            batch_size=128,
+        ),
         # Many people, few images each: with 300 people x 10 images a network learned the
         # training people (by colour) instead of reading shape (experiments/disentangle).
         SyntheticFacesConfig(

@@ -52,7 +52,7 @@ def fitted_landmark_visibility(
         small = face.replace(camera=scale_camera(face.camera, factor, factor))
         rendering = render_face(model, small, size, size)
         points = rendering.landmarks_2d[:, :2] / factor
-        inside = jnp.all((points >= 0.0) & (points < hw[::-1]), axis=-1)
+        inside = jnp.all((points >= 0.0) & (points < hw[None, ::-1]), axis=-1)
         return (rendering.landmark_visibility > 0) & inside
 
     return jax.lax.map(one, (params, image_sizes), batch_size=8)

@@ -5,7 +5,8 @@ Run (a variant after the colon; ``--set`` overrides any field):
     facejax train --config experiments/disentangle/config.py:smoke --workdir /tmp/disentangle
     facejax train --config experiments/disentangle/config.py:small --workdir runs/dis_small
     facejax train --config experiments/disentangle/config.py:full --workdir runs/dis_full \\
-        --set data.builder=facejax_fitted_targets --set data.manual_dir=/data/casia
+        --set data.builder=facejax_fitted_targets --set data.config=default \\
+        --set data.manual_dir=/data/casia
     facejax evaluate --workdir runs/dis_small
 
 Variants:

@@ -258,3 +258,86 @@ def gallery_probe_split(labels, *, gallery_per_identity: int = 1, seed: int = 0)
     return GalleryProbe(
         gallery=np.sort(np.asarray(gallery, np.int64)), probe=np.sort(np.asarray(probe, np.int64))
     )
+
+
+def protocol_metadata(
+    labels,
+    keys,
+    *,
+    num_folds: int = 10,
+    pairs_per_fold: int = 300,
+    gallery_per_identity: int = 1,
+    seed: int = 0,
+) -> dict:
+    """A test split's recognition protocols as a dataset stores them in ``info.metadata``.
+
+    Args:
+      labels: ``[N]`` identity of each test example.
+      keys: ``[N]`` the examples' keys (``image_path``), which the records name.
+      num_folds, pairs_per_fold, seed: :func:`verification_pairs`' options.
+      gallery_per_identity: :func:`gallery_probe_split`'s option (same ``seed``).
+
+    Returns:
+      ``{"verification_pairs": {"num_folds", "pairs_per_fold", "pairs": [[fold, key_a, key_b,
+      same], ...]}, "identification": {"gallery_per_identity", "gallery": [key, ...], "probe":
+      [key, ...]}}``, read back with :meth:`VerificationPairs.from_records` and
+      :meth:`GalleryProbe.from_records`.
+
+    Raises:
+      ValueError: as :func:`verification_pairs` and :func:`gallery_probe_split`.
+    """
+    pairs = verification_pairs(
+        labels, num_folds=num_folds, pairs_per_fold=pairs_per_fold, seed=seed
+    )
+    identification = gallery_probe_split(
+        labels, gallery_per_identity=gallery_per_identity, seed=seed
+    )
+    return {
+        "verification_pairs": {
+            "num_folds": num_folds,
+            "pairs_per_fold": pairs_per_fold,
+            "pairs": pairs.to_records(keys),
+        },
+        "identification": {
+            "gallery_per_identity": gallery_per_identity,
+            **identification.to_records(keys),
+        },
+    }
+
+
+def reduced_protocol_metadata(
+    labels,
+    keys,
+    *,
+    num_folds: int = 10,
+    pairs_per_fold: int = 300,
+    gallery_per_identity: int = 1,
+    seed: int = 0,
+) -> dict:
+    """:func:`protocol_metadata`, with fewer folds and pairs when the split cannot give them.
+
+    For a test split whose size is known only once it is built (a real dataset, after its bad
+    files are skipped): at most one fold per two people, and the pairs per fold halved until
+    every fold has them. The stored ``num_folds`` and ``pairs_per_fold`` are those used.
+
+    Raises:
+      ValueError: not even one pair per fold exists (e.g. one person, or nobody with two
+        examples), or no person has a probe.
+    """
+    num_people = len(np.unique(_labels(labels)))
+    folds = max(1, min(num_folds, num_people // 2))
+    pairs = pairs_per_fold
+    while True:
+        try:
+            return protocol_metadata(
+                labels,
+                keys,
+                num_folds=folds,
+                pairs_per_fold=pairs,
+                gallery_per_identity=gallery_per_identity,
+                seed=seed,
+            )
+        except ValueError as err:
+            if pairs == 1:
+                raise ValueError(f"the split cannot give recognition protocols: {err}") from err
+            pairs = max(1, pairs // 2)

@@ -12,6 +12,7 @@
 * :func:`initial_pose`, :func:`image_camera`, :func:`image_cameras`: the closed-form start and
   the default camera (of one image, of many).
 * :func:`draw_overlay`: a picture of a fit over its image.
+* :func:`fitted_landmark_visibility`: the landmarks a fitted face leaves in view.
 
 Everything is ``jax.jit``-compiled with the :class:`FitConfig` static and runs a fixed number
 of iterations. The objective, priors, optimizers and conventions are described in
@@ -43,6 +44,7 @@ from facejax.fitting.photometric import letterbox, photometric_fit, refine_photo
 from facejax.fitting.result import ROTATION_CONVENTION, FitResult, face_params
 from facejax.fitting.single import fit_landmarks
 from facejax.fitting.solve import minimize
+from facejax.fitting.visibility import fitted_landmark_visibility
 
 __all__ = [
     "FIT_OPTIMIZERS",
@@ -58,6 +60,7 @@ __all__ = [
     "fit_joint",
     "fit_landmarks",
     "fit_person",
+    "fitted_landmark_visibility",
     "geman_mcclure",
     "huber",
     "image_camera",

@@ -21,25 +21,73 @@ def data_dir(config_dir: str) -> str:
     return str(Path(path).expanduser())
 
 
-def prepare_builder(name: str, config_name: str, directory: str, *, manual_dir: str = ""):
+def prepare_builder(
+    name: str,
+    config_name: str,
+    directory: str,
+    *,
+    manual_dir: str = "",
+    model: str | None = None,
+    image_size: int | None = None,
+):
     """The tfds builder ``name/config_name`` in ``directory``, built first if it is missing.
 
-    Synthetic datasets are generated (nothing is downloaded); real ones read ``manual_dir``.
+    Synthetic datasets are generated (nothing is downloaded); real ones read ``manual_dir``. A
+    builder that makes its examples for a recipe's model and image size (a ``config_for``
+    classmethod, e.g. ``facejax_fitted_targets``) gets them: its config is derived from
+    ``config_name`` with ``model`` and ``image_size``.
+
+    Args:
+      name, config_name: the builder and its config (``data.builder``, ``data.config``).
+      directory: the data dir (``""``: :func:`data_dir`'s default).
+      manual_dir: the user's copy of a real dataset.
+      model: the ``facejax.load_model`` source the recipe trains with; a dataset that records
+        another model's fingerprint is refused.
+      image_size: the recipe's image side, for builders that crop to it.
+
+    Raises:
+      ValueError: the dataset's targets come from another morphable model than ``model``.
     """
     import tensorflow_datasets as tfds
 
     import facejax.data.builders  # noqa: F401  (registers the facejax builders)
 
-    builder = tfds.builder(
-        f"{name}/{config_name}", data_dir=data_dir(directory), file_format="array_record"
-    )
+    options = {"data_dir": data_dir(directory), "file_format": "array_record"}
+    config_for = getattr(tfds.builder_cls(name), "config_for", None)
+    if config_for is not None:
+        config = config_for(config_name, model=model, image_size=image_size)
+        builder = tfds.builder(name, config=config, **options)
+    else:
+        builder = tfds.builder(f"{name}/{config_name}", **options)
     if not builder.is_prepared():
-        print(f"preparing {name}/{config_name} in {builder.data_dir} ...", flush=True)
+        print(
+            f"preparing {name}/{builder.builder_config.name} in {builder.data_dir} ...", flush=True
+        )
         download_config = None
         if manual_dir:
             download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
         builder.download_and_prepare(download_config=download_config)
+    if model is not None:
+        check_model(builder, model)
     return builder
+
+
+def check_model(builder, model: str) -> None:
+    """Raises ``ValueError`` unless the dataset's coefficients are of ``model`` (its
+    ``metadata["model_fingerprint"]``; datasets without one are not checked)."""
+    recorded = builder.info.metadata.get("model_fingerprint") if builder.info.metadata else None
+    if recorded is None:
+        return
+    from facejax.formats import load_model
+    from facejax.morphable import fingerprint
+
+    expected = fingerprint(load_model(model))
+    if recorded != expected:
+        raise ValueError(
+            f"{builder.name}/{builder.builder_config.name}: its coefficients are of the model "
+            f"{builder.info.metadata.get('model')!r} (fingerprint {recorded[:12]}), the config "
+            f"trains with {model!r} ({expected[:12]}); set config.model3d or data.config to match"
+        )
 
 
 def train_label_map(metadata: Mapping, split: str = "train") -> np.ndarray:

@@ -251,7 +251,8 @@ def _prepare_data(config):
     """``(builder, metadata)`` of the configured dataset, built first if it is missing."""
     builder = datasets.prepare_builder(
         config.data.builder, config.data.config, config.data.data_dir,
-        manual_dir=config.data.manual_dir,
+        manual_dir=config.data.manual_dir, model=config.model3d,
+        image_size=config.data.image_size,
     )  # fmt: skip
     return builder, builder.info.metadata
 

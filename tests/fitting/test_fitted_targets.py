@@ -82,6 +82,19 @@ def test_targets_build_and_read_without_tensorflow(small_model, dataset):
     assert example["landmarks"].shape == (68, 2) and example["pose"].shape == (3,)
     assert example["model_fingerprint"].decode() == metadata["model_fingerprint"]
     np.testing.assert_array_equal(example["image_size"], SIZE)
+    # A complete training example: the face crop, the landmarks moved into it (and the fit's
+    # with them), which of them the fitted face shows.
+    assert example["image"].shape == (112, 112, 3)
+    transform = example["crop_transform"]
+    np.testing.assert_allclose(
+        example["landmarks"],
+        example["source_landmarks"] @ transform[:, :2].T + transform[:, 2],
+        atol=1e-3,
+    )
+    assert np.max(np.abs(example["fitted_landmarks"] - example["landmarks"])) < 1.0
+    assert example["landmark_visibility"].dtype == bool
+    assert 40 <= example["landmark_visibility"].sum() <= 68
+    assert "verification_pairs" not in metadata  # no test split
     np.testing.assert_allclose(example["camera_principal_point"], [40.0, 30.0])
 
 

@@ -215,24 +215,16 @@ class SyntheticFaces(SyntheticBuilder):
         ]
         keys = [self.example_key(names[i], m) for i, m in test_items]
         test_labels = np.asarray([i for i, _ in test_items], np.int64)
-        pairs = protocols.verification_pairs(
-            test_labels,
-            num_folds=config.num_folds,
-            pairs_per_fold=config.pairs_per_fold,
-            seed=config.seed,
+        metadata.update(
+            protocols.protocol_metadata(
+                test_labels,
+                keys,
+                num_folds=config.num_folds,
+                pairs_per_fold=config.pairs_per_fold,
+                gallery_per_identity=config.gallery_per_identity,
+                seed=config.seed,
+            )
         )
-        identification = protocols.gallery_probe_split(
-            test_labels, gallery_per_identity=config.gallery_per_identity, seed=config.seed
-        )
-        metadata["verification_pairs"] = {
-            "num_folds": config.num_folds,
-            "pairs_per_fold": config.pairs_per_fold,
-            "pairs": pairs.to_records(keys),
-        }
-        metadata["identification"] = {
-            "gallery_per_identity": config.gallery_per_identity,
-            **identification.to_records(keys),
-        }
         metadata["images_per_identity"] = config.images_per_identity
         self.info.metadata.update(metadata)
         return {

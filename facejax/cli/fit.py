@@ -84,36 +84,6 @@ def split_input(item: str, detect: bool) -> tuple[str, str | None]:
     return image, landmarks
 
 
-def unique_stems(paths: list[str]) -> list[str]:
-    """Output names per image (:func:`facejax.fitting.fit_files.unique_stems`)."""
-    from facejax.fitting.fit_files import unique_stems as stems
-
-    return stems(paths)
-
-
-def read_input(item: str, detect: bool, num_points: int):
-    """Reads one input into a :class:`facejax.fitting.PersonImage`."""
-    from facejax.fitting import PersonImage
-    from facejax.formats import read_image, read_landmarks
-
-    image_path, landmarks_path = split_input(item, detect)
-    image = read_image(image_path)
-    if landmarks_path is None:
-        from facejax.face_detection import detect_landmarks
-
-        try:
-            landmarks = detect_landmarks(image)
-        except ValueError as err:
-            raise ValueError(f"{image_path}: {err}") from err
-        if num_points != landmarks.shape[0]:
-            raise ValueError(
-                f"{image_path}: the detector gives 68 points, the model has {num_points}"
-            )
-    else:
-        landmarks = read_landmarks(landmarks_path, num_points=num_points)[:, :2]
-    return PersonImage(image_path, landmarks_path, image, landmarks)
-
-
 def run(args) -> int:
     from tqdm import tqdm
 
@@ -128,7 +98,9 @@ def run(args) -> int:
     good, failed = [], []
     for item in tqdm(args.inputs, desc="reading", unit="image", disable=None):
         try:
-            good.append(read_input(item, args.detect, model.num_landmarks))
+            good.append(
+                fitting.read_person_image(*split_input(item, args.detect), model.num_landmarks)
+            )
         except (OSError, ValueError, ImportError) as err:
             failed.append({"input": item, "error": str(err)})
             print(f"facejax fit: skipped {item}: {err}", file=sys.stderr)

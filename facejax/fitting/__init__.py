@@ -39,7 +39,7 @@ from facejax.fitting.objective import (
     squared,
 )
 from facejax.fitting.overlay import draw_overlay
-from facejax.fitting.person import PersonImage, fit_person
+from facejax.fitting.person import PersonImage, fit_person, read_person_image
 from facejax.fitting.photometric import letterbox, photometric_fit, refine_photometric
 from facejax.fitting.result import ROTATION_CONVENTION, FitResult, face_params
 from facejax.fitting.single import fit_landmarks
@@ -60,6 +60,7 @@ __all__ = [
     "fit_joint",
     "fit_landmarks",
     "fit_person",
+    "read_person_image",
     "fitted_landmark_visibility",
     "geman_mcclure",
     "huber",

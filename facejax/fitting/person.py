@@ -38,6 +38,32 @@ class PersonImage(NamedTuple):
     landmarks: np.ndarray
 
 
+def read_person_image(image_path: str, landmarks_path: str | None, num_points: int) -> PersonImage:
+    """Reads one photo and its landmarks (from ``landmarks_path``, or found by the optional
+    detector when it is ``None``) into a :class:`PersonImage`.
+
+    Raises:
+      FileNotFoundError, ValueError: naming the file (unreadable image, landmark file of the
+        wrong count, no face found, a detector giving another count than the model's).
+      ImportError: ``landmarks_path`` is ``None`` and the ``detect`` extra is not installed.
+    """
+    from facejax.formats import read_image, read_landmarks
+
+    image = read_image(image_path)
+    if landmarks_path is not None:
+        landmarks = read_landmarks(landmarks_path, num_points=num_points)[:, :2]
+        return PersonImage(image_path, landmarks_path, image, landmarks)
+    from facejax.face_detection import detect_landmarks
+
+    try:
+        landmarks = detect_landmarks(image)
+    except ValueError as err:
+        raise ValueError(f"{image_path}: {err}") from err
+    if num_points != landmarks.shape[0]:
+        raise ValueError(f"{image_path}: the detector gives 68 points, the model has {num_points}")
+    return PersonImage(image_path, None, image, landmarks)
+
+
 def fit_person(
     model: MorphableModel,
     landmarks,

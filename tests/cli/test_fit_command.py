@@ -12,6 +12,7 @@ from PIL import Image
 
 from facejax import cli, fitting, morphable
 from facejax.cli import fit as fit_command
+from facejax.fitting import fit_files
 from facejax.formats import load_model, read_obj, write_pts
 
 # Noise-free landmarks of rendered faces (small model, tiny images): the pose comes back within
@@ -158,7 +159,7 @@ def test_split_input_and_argument_errors(tmp_path):
     with pytest.raises(ValueError, match="expected IMG:LANDMARKS"):
         fit_command.split_input("a/b.png", detect=False)
     assert fit_command.split_input("a/b.png", detect=True) == ("a/b.png", None)
-    assert fit_command.unique_stems(["x/identity.png", "y/a.png", "z/a.jpg"]) == [
+    assert fit_files.unique_stems(["x/identity.png", "y/a.png", "z/a.jpg"]) == [
         "identity_2",
         "a",
         "a_2",

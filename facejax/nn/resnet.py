@@ -27,6 +27,8 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from facejax.nn.batch_norm import batch_norm
+
 Array = Any
 ModuleDef = Any
 
@@ -113,14 +115,8 @@ class ResNet(nn.Module):
         if images.ndim != 4:
             raise ValueError(f"ResNet: images must be [B, H, W, C], got {images.shape}")
         conv = partial(nn.Conv, use_bias=False, dtype=self.dtype, param_dtype=jnp.float32)
-        norm = partial(
-            nn.BatchNorm,
-            use_running_average=not train,
-            momentum=self.bn_momentum,
-            epsilon=1e-5,
-            dtype=self.dtype,
-            param_dtype=jnp.float32,
-            axis_name=self.axis_name,
+        norm = batch_norm(
+            train=train, momentum=self.bn_momentum, dtype=self.dtype, axis_name=self.axis_name
         )
         x = jnp.asarray(images, self.dtype)
         x = conv(self.num_filters, (7, 7), (2, 2), padding=[(3, 3), (3, 3)], name="conv_init")(x)

@@ -15,11 +15,12 @@ used and nothing is communicated.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
+
+from facejax.nn.batch_norm import batch_norm
 
 Array = Any
 
@@ -51,14 +52,8 @@ class SmallCNN(nn.Module):
         """
         if images.ndim != 4:
             raise ValueError(f"SmallCNN: images must be [B, H, W, C], got {images.shape}")
-        norm = partial(
-            nn.BatchNorm,
-            use_running_average=not train,
-            momentum=self.bn_momentum,
-            epsilon=1e-5,
-            dtype=self.dtype,
-            param_dtype=jnp.float32,
-            axis_name=self.axis_name,
+        norm = batch_norm(
+            train=train, momentum=self.bn_momentum, dtype=self.dtype, axis_name=self.axis_name
         )
         x = jnp.asarray(images, self.dtype)
         for width in self.widths:

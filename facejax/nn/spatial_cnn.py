@@ -20,6 +20,8 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from facejax.nn.batch_norm import batch_norm
+
 Array = Any
 
 DEFAULT_WIDTHS = (32, 64, 128, 256)
@@ -52,14 +54,8 @@ class SpatialCNN(nn.Module):
     def __call__(self, images, *, train: bool) -> Array:
         if images.ndim != 4:
             raise ValueError(f"SpatialCNN: images must be [B, H, W, C], got {images.shape}")
-        norm = partial(
-            nn.BatchNorm,
-            use_running_average=not train,
-            momentum=self.bn_momentum,
-            epsilon=1e-5,
-            dtype=self.dtype,
-            param_dtype=jnp.float32,
-            axis_name=self.axis_name,
+        norm = batch_norm(
+            train=train, momentum=self.bn_momentum, dtype=self.dtype, axis_name=self.axis_name
         )
         conv = partial(nn.Conv, use_bias=False, dtype=self.dtype, param_dtype=jnp.float32)
         x = jnp.asarray(images, self.dtype)

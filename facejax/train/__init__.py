@@ -104,3 +104,18 @@ __all__ = [
     "update_ema",
     "validate_config",
 ]
+
+
+def __getattr__(name: str):
+    # Deprecated for one release: the pytree cast is named for what it does, and the array
+    # version lives in facejax.numerics.
+    if name == "at_least_float32":
+        import warnings
+
+        warnings.warn(
+            "facejax.train.at_least_float32 is now facejax.train.floats_at_least_float32",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return floats_at_least_float32
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

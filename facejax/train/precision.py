@@ -23,7 +23,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from facejax.numerics import at_least_float32
+from facejax import numerics
 
 PRECISIONS = ("float32", "bfloat16")
 
@@ -46,7 +46,7 @@ def floats_at_least_float32(tree: Any) -> Any:
 
     def cast(x):
         x = jnp.asarray(x)
-        return at_least_float32(x) if jnp.issubdtype(x.dtype, jnp.floating) else x
+        return numerics.at_least_float32(x) if jnp.issubdtype(x.dtype, jnp.floating) else x
 
     return jax.tree.map(cast, tree)
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from facejax.train import (
-    at_least_float32,
     cast_images,
     compute_dtype,
     create_train_state,
+    floats_at_least_float32,
     make_optimizer,
     make_train_step,
 )
@@ -59,9 +59,17 @@ def test_precision_helpers():
     images = jnp.array([[0, 255]], jnp.uint8)
     np.testing.assert_array_equal(cast_images(images, "float32"), [[0.0, 1.0]])
     assert cast_images(images, "bfloat16").dtype == jnp.bfloat16
-    tree = at_least_float32({"a": jnp.ones(2, jnp.bfloat16), "n": jnp.ones(2, jnp.int32)})
+    tree = floats_at_least_float32({"a": jnp.ones(2, jnp.bfloat16), "n": jnp.ones(2, jnp.int32)})
     assert tree["a"].dtype == jnp.float32 and tree["n"].dtype == jnp.int32
 
 
 def test_float64_loss_stays_float64(x64):
-    assert at_least_float32(jnp.ones((), jnp.float64)).dtype == jnp.float64
+    assert floats_at_least_float32(jnp.ones((), jnp.float64)).dtype == jnp.float64
+
+
+def test_old_pytree_cast_name_warns_and_still_works():
+    import facejax.train
+
+    with pytest.warns(DeprecationWarning, match="floats_at_least_float32"):
+        cast = facejax.train.at_least_float32
+    assert cast({"a": jnp.ones(2, jnp.bfloat16)})["a"].dtype == jnp.float32

@@ -11,7 +11,8 @@ import dataclasses
 import warnings
 
 CAMERAS = ("perspective", "weak_perspective")
-# The solvers of a fit (facejax.fitting.minimize); facejax.train.OPTIMIZERS are the training's.
+# The solvers of a fit (facejax.fitting.minimize); facejax.train.optimizer.OPTIMIZERS are
+# the training's.
 FIT_OPTIMIZERS = ("adam", "lbfgs")
 LOSSES = ("squared", "huber", "geman_mcclure")
 BATCHING = ("auto", "vmap", "map")

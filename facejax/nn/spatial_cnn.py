@@ -5,8 +5,8 @@ where it is mostly does not (only through padding effects). A face's shape is re
 its parts are, to a fraction of a pixel at 64 px, so this encoder instead flattens its last
 feature map (``4 x 4`` for 64 px input) into one dense layer, and adds a full-resolution
 convolution in front and a stride-1 convolution in every stage. On the 64 px synthetic faces it
-learned identity shape faster than the pooled CNN, at about 2.7x its cost per step
-(experiments/disentangle/README.md has the figures).
+learned identity shape faster than the pooled CNN (experiments/disentangle/README.md). Its dense
+layer's size is fixed by the image size it was initialised at.
 
 BatchNorm across devices: ``axis_name`` as in :mod:`facejax.nn.small_cnn`.
 """

@@ -2,7 +2,8 @@
 
 The lowest layer, beside ``facejax.geometry``: pure ``jax.numpy`` functions that import nothing
 else from facejax, so that fitting (which may not import ``facejax.losses``, a layer above it)
-and the losses compute the same thing with the same code. ``facejax.losses`` re-exports them.
+and the losses compute the same thing with the same code. ``facejax.losses`` re-exports
+``masked_mean`` and ``robust_penalty``.
 
 * :func:`at_least_float32`: an array in float32 or wider (bfloat16 networks, float32 losses).
 * :func:`masked_mean`, :func:`keep`: weighted means that stay finite for an empty mask.

@@ -116,6 +116,8 @@ def write_reconstructions(
         raise ValueError(f"mesh format must be one of {MESH_FORMATS}, got {mesh_format!r}")
     from PIL import Image
 
+    from facejax.fitting.fit_files import unique_stems
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if not crops:
@@ -124,9 +126,11 @@ def write_reconstructions(
     write_mesh = write_obj if mesh_format == "obj" else write_ply
     predictions = map_fixed_batches(predict, np.stack([c for _, c, _ in crops]), batch_size)
     written = []
+    # Two photos a.jpg in different folders must not overwrite each other's results.
+    stems = unique_stems([name for name, _, _ in crops])
     for i, (name, crop_image, transform) in enumerate(crops):
         one = {key: value[i] for key, value in predictions.items()}
-        stem = out / Path(name).stem
+        stem = out / stems[i]
         write_mesh(f"{stem}.{mesh_format}", one["shape"], triangles)
         write_mesh(f"{stem}_identity.{mesh_format}", one["identity_shape"], triangles)
         np.save(f"{stem}_embedding.npy", one["embedding"])

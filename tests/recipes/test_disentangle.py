@@ -70,9 +70,12 @@ def test_train_resume_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, 
     photo = tmp_path / "photo.png"
     assert main(["render", "synthetic:small", "--out", str(photo), "--size", "48"]) == 0
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    (tmp_path / "other").mkdir()
+    namesake = tmp_path / "other" / "photo.png"  # same file name, another folder
+    namesake.write_bytes(photo.read_bytes())
     out = tmp_path / "recon"
     argv = ["reconstruct", "--workdir", str(workdir), str(photo), str(tmp_path / "broken.jpg"),
-            "--out", str(out), "--batch-size", "2"]  # fmt: skip
+            str(namesake), "--out", str(out), "--batch-size", "2"]  # fmt: skip
     assert main(argv) == 1  # one photo failed
     assert "broken.jpg" in capsys.readouterr().err
     record = json.loads((out / "photo.json").read_text())
@@ -84,6 +87,8 @@ def test_train_resume_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, 
     assert np.load(out / "photo_embedding.npy").ndim == 1
     assert (out / "photo_overlay.png").exists() and (out / "photo_identity.obj").exists()
     assert not list(out.glob("broken*"))
+    # The namesake got its own files instead of overwriting the first photo's.
+    assert (out / "photo_2.json").exists() and (out / "photo_2.obj").exists()
 
 
 def test_joint_training_reduces_the_loss(tmp_path, data_dir):

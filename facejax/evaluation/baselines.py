@@ -24,12 +24,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from facejax.data.fixed_batches import map_fixed_batches
 from facejax.evaluation.shape_metrics import vertex_rmse
 
 Array = Any
 
-_mean_rmse = jax.jit(
-    lambda pred, target, weights: jnp.mean(vertex_rmse(pred, target, weights=weights))
+_per_face_rmse = jax.jit(
+    lambda pairs, weights: vertex_rmse(pairs[:, 0], pairs[:, 1], weights=weights)
 )
 
 
@@ -62,7 +63,8 @@ def shape_rmse_with_baseline(
       target: ``[N, V, 3]`` ground-truth vertices (mm).
       mean_face: ``[V, 3]`` the trivial prediction (e.g. the training people's mean identity).
       regions: ``{region: [V] weights or None}`` (:func:`shape_regions`).
-      batch_size: faces per compiled call (memory).
+      batch_size: faces per compiled call (memory); the last call is padded to it, so one
+        compilation serves a whole test set.
 
     Returns:
       ``{f"{name}_rmse_{region}_mm", f"{name}_rmse_{region}_mean_face_mm",
@@ -82,14 +84,11 @@ def shape_rmse_with_baseline(
         )
 
     def mean_rmse(prediction, weights):
-        prediction = np.broadcast_to(prediction, target.shape)  # a view: no copy of the mean face
-        total = 0.0
-        for start in range(0, len(target), batch_size):
-            chunk = slice(start, start + batch_size)
-            total += float(_mean_rmse(prediction[chunk], target[chunk], weights)) * len(
-                target[chunk]
-            )
-        return total / len(target)
+        pairs = np.stack([np.broadcast_to(prediction, target.shape), target], axis=1)
+        per_face = map_fixed_batches(
+            lambda chunk: _per_face_rmse(chunk, weights), pairs, min(batch_size, len(pairs))
+        )
+        return float(np.mean(per_face))
 
     metrics = {}
     for region, weights in regions.items():

@@ -29,11 +29,8 @@ def test_values_are_mean_aligned_rmse_of_prediction_and_mean_face():
     )
     for region, weights in regions.items():
         learned = float(np.mean(evaluation.vertex_rmse(pred, target, weights=weights)))
-        base = np.mean(
-            evaluation.vertex_rmse(
-                np.broadcast_to(mean_face, target.shape), target, weights=weights
-            )
-        )
+        everyone = np.broadcast_to(mean_face, target.shape)
+        base = float(np.mean(evaluation.vertex_rmse(everyone, target, weights=weights)))
         assert got[f"identity_rmse_{region}_mm"] == pytest.approx(learned, rel=RTOL)
         assert got[f"identity_rmse_{region}_mean_face_mm"] == pytest.approx(base, rel=RTOL)
         assert got[f"identity_rmse_{region}_ratio"] == pytest.approx(learned / base, rel=RTOL)

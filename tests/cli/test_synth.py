@@ -25,8 +25,13 @@ def test_synth_builds_both_datasets_and_says_where(tmp_path, capsys):
     out = tmp_path / "data"
     assert _synth(["--out", str(out), "--config", "tiny"]) == 0
     printed = capsys.readouterr().out
-    for name, counts in (("faces", "test 60, train 30"), ("clips", "test 4, train 8")):
-        folder = out / f"facejax_synthetic_{name}" / "tiny" / "1.0.0"
+    from facejax.data.builders import SyntheticClips, SyntheticFaces
+
+    for name, counts, version in (
+        ("faces", "test 60, train 30", SyntheticFaces.VERSION),
+        ("clips", "test 4, train 8", SyntheticClips.VERSION),
+    ):
+        folder = out / f"facejax_synthetic_{name}" / "tiny" / str(version)
         assert f"facejax_synthetic_{name}/tiny (built): {counts}" in printed
         assert f"in {folder}" in printed
         assert f"tfds.builder_from_directory('{folder}')" in printed

@@ -62,8 +62,8 @@ def check_3ddfa_model(model: MorphableModel) -> None:
     problem = None
     if fmt not in THREEDDFA_FORMATS:
         problem = (
-            f"is not a BFM 2009 / 3DDFA model (format {fmt!r}; 300W-LP's Shape_Para / Exp_Para "
-            "are coefficients of 3DDFA's BFM bases)"
+            "is not a BFM 2009 / 3DDFA model (not read by load_3ddfa or load_bfm2009; 300W-LP's "
+            "Shape_Para / Exp_Para are coefficients of 3DDFA's BFM bases)"
         )
     elif model.units != "mm":
         problem = f"is in {model.units!r}, not millimetres"

@@ -170,6 +170,48 @@ def _threeddfa_landmarks(reference, shape_params, exp_params, pose_params, heigh
     return _project_3ddfa(points_um, pose_params, height)
 
 
+def _threeddfa_params(reference, seed, *, tail=True):
+    """Shape_Para [199] / Exp_Para [29] about the size of 300W-LP's: the model's components
+    drawn with its std, the rest (components a truncated model lacks) only with ``tail``."""
+    rng = np.random.default_rng(seed)
+    shape, expression = rng.normal(size=199) * 2e3, rng.normal(size=29) * 0.05
+    if not tail:
+        shape[:], expression[:] = 0.0, 0.0
+    ki, ke = len(reference["shape_std"]), len(reference["exp_std"])
+    shape[:ki] = rng.normal(size=ki) * reference["shape_std"]
+    expression[:ke] = rng.normal(size=ke) * reference["exp_std"]
+    return shape, expression
+
+
+def _write_3ddfa_fit(
+    path, reference, shape, expression, pose, size, *, field="pt2d", shift=0.0, seed=0
+):
+    """Writes a 300W-LP (``field="pt2d"``) or AFLW2000-3D (``"pt3d_68"``) ``.mat`` and a
+    ``size`` x ``size`` image beside it; the landmarks are 3DDFA's projection of the parameters
+    with ``reference``'s model (:func:`_threeddfa_landmarks`), moved by ``shift`` pixels."""
+    import scipy.io
+
+    points = _threeddfa_landmarks(reference, shape, expression, pose, size)
+    points[:2] += shift
+    data = {
+        "Pose_Para": np.asarray(pose, np.float64)[None, :],
+        "Shape_Para": shape[:, None],
+        "Exp_Para": expression[:, None],
+        "Tex_Para": np.zeros((199, 1)),
+        "Illum_Para": np.zeros((1, 10)),
+        "Color_Para": np.zeros((1, 7)),
+        "roi": np.array([[1.0, 1.0, size, size]]),
+    }
+    if field == "pt2d":
+        data["pt2d"] = points[:2]
+    else:  # AFLW2000-3D: the 68 points with depth, and AFLW's own 21 (-1: missing)
+        data["pt3d_68"] = points
+        data["pt2d"] = -np.ones((2, 21))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    scipy.io.savemat(path, data)
+    _write_image(str(path)[:-4] + ".jpg", (size, size), seed)
+
+
 class BuilderKit:
     write_image = staticmethod(_write_image)
     write_corrupt = staticmethod(_write_corrupt)
@@ -180,6 +222,8 @@ class BuilderKit:
     write_3ddfa_model = staticmethod(_write_3ddfa_model)
     write_face3d_bfm = staticmethod(_write_face3d_bfm)
     threeddfa_landmarks = staticmethod(_threeddfa_landmarks)
+    threeddfa_params = staticmethod(_threeddfa_params)
+    write_3ddfa_fit = staticmethod(_write_3ddfa_fit)
 
     @staticmethod
     def assert_no_tensorflow():

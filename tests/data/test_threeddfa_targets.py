@@ -7,7 +7,6 @@ their index bases), and 300W-LP / AFLW2000-3D ``.mat`` files written with scipy 
 
 import numpy as np
 import pytest
-import scipy.io
 
 from facejax.data.builders import threeddfa_targets
 from facejax.data.builders.threeddfa_targets import check_decoded_landmarks
@@ -21,40 +20,8 @@ ATOL_PX = 2e-3
 POSE = np.array([0.1, 0.4, -0.15, 61.0, 57.0, 3.0, 4e-4])  # a face ~64 px wide
 
 
-def params_for(reference, seed, *, tail=True):
-    """Shape_Para [199] / Exp_Para [29] about the size of 300W-LP's: the model's components
-    drawn with its std, the rest (components a truncated model lacks) only with ``tail``."""
-    rng = np.random.default_rng(seed)
-    shape, expression = rng.normal(size=199) * 2e3, rng.normal(size=29) * 0.05
-    if not tail:
-        shape[:], expression[:] = 0.0, 0.0
-    ki, ke = len(reference["shape_std"]), len(reference["exp_std"])
-    shape[:ki] = rng.normal(size=ki) * reference["shape_std"]
-    expression[:ke] = rng.normal(size=ke) * reference["exp_std"]
-    return shape, expression
-
-
-def write_fit(path, kit, reference, shape, expression, *, field="pt2d", pose=POSE, shift=0.0):
-    """Writes ``path`` (.mat) and the image beside it; the landmarks are 3DDFA's projection of
-    the parameters with ``reference``'s model, moved by ``shift`` pixels."""
-    points = kit.threeddfa_landmarks(reference, shape, expression, pose, SIZE)
-    points[:2] += shift
-    data = {
-        "Pose_Para": pose[None, :],
-        "Shape_Para": shape[:, None],
-        "Exp_Para": expression[:, None],
-        "Tex_Para": np.zeros((199, 1)),
-        "Illum_Para": np.zeros((1, 10)),
-        "Color_Para": np.zeros((1, 7)),
-        "roi": np.array([[1.0, 1.0, SIZE, SIZE]]),
-    }
-    if field == "pt2d":
-        data["pt2d"] = points[:2]
-    else:  # AFLW2000-3D: the 68 points with depth, and AFLW's own 21 (-1: missing)
-        data["pt3d_68"] = points
-        data["pt2d"] = -np.ones((2, 21))
-    scipy.io.savemat(path, data)
-    kit.write_image(str(path)[:-4] + ".jpg", (SIZE, SIZE), 0)
+def write_fit(path, kit, reference, shape, expression, *, field="pt2d", shift=0.0):
+    kit.write_3ddfa_fit(path, reference, shape, expression, POSE, SIZE, field=field, shift=shift)
 
 
 @pytest.fixture
@@ -66,7 +33,7 @@ def v2_model(tmp_path, kit):
 
 def test_3ddfa_v2_model_decodes_300w_lp_pt2d(tmp_path, kit, v2_model):
     model, reference = v2_model
-    shape, expression = params_for(reference, 1, tail=False)
+    shape, expression = kit.threeddfa_params(reference, 1, tail=False)
     write_fit(tmp_path / "AFW_1_1_0.mat", kit, reference, shape, expression)
     errors = check_decoded_landmarks(model, tmp_path / "AFW_1_1_0.mat")
     assert errors.shape == (68,)
@@ -84,7 +51,7 @@ def test_the_coefficients_do_not_depend_on_the_std_file(tmp_path, kit, v2_model)
     (tmp_path / "configs" / "param_mean_std_62d_120x120.pkl").unlink()
     with pytest.warns(UserWarning, match="raw alpha/beta"):
         raw_model = load_3ddfa(tmp_path / "configs" / "bfm_noneck_v3.pkl")
-    shape, expression = params_for(reference, 2, tail=False)
+    shape, expression = kit.threeddfa_params(reference, 2, tail=False)
     write_fit(tmp_path / "a.mat", kit, reference, shape, expression)
     np.testing.assert_array_less(check_decoded_landmarks(raw_model, tmp_path / "a.mat"), ATOL_PX)
 
@@ -94,7 +61,7 @@ def test_truncated_model_drops_the_remaining_components(tmp_path, kit, v2_model)
     # here come from the 40/10 the reference has, so the check still passes: the dropped tail
     # is ignored, not misread as other components.
     model, reference = v2_model
-    shape, expression = params_for(reference, 3, tail=True)
+    shape, expression = kit.threeddfa_params(reference, 3, tail=True)
     write_fit(tmp_path / "a.mat", kit, reference, shape, expression)
     np.testing.assert_array_less(check_decoded_landmarks(model, tmp_path / "a.mat"), ATOL_PX)
 
@@ -104,7 +71,7 @@ def test_face3d_bfm_decodes_every_component(tmp_path, kit, field):
     reference = kit.write_face3d_bfm(tmp_path / "BFM" / "BFM.mat")
     model = load_model(str(tmp_path / "BFM" / "BFM.mat"))
     assert (model.num_identity, model.num_expression) == (199, 29)
-    shape, expression = params_for(reference, 4)
+    shape, expression = kit.threeddfa_params(reference, 4)
     write_fit(tmp_path / "image00002.mat", kit, reference, shape, expression, field=field)
     errors = check_decoded_landmarks(model, tmp_path / "image00002.mat")
     np.testing.assert_array_less(errors, ATOL_PX)
@@ -129,7 +96,7 @@ def _expression_ignored(model, shape, expression):
 )
 def test_the_check_catches_a_wrong_conversion(tmp_path, kit, v2_model, monkeypatch, wrong):
     model, reference = v2_model
-    shape, expression = params_for(reference, 5, tail=False)
+    shape, expression = kit.threeddfa_params(reference, 5, tail=False)
     write_fit(tmp_path / "a.mat", kit, reference, shape, expression)
     monkeypatch.setattr(threeddfa_targets, "coefficients_from_3ddfa", wrong)
     assert np.mean(check_decoded_landmarks(model, tmp_path / "a.mat")) > 0.5
@@ -138,7 +105,7 @@ def test_the_check_catches_a_wrong_conversion(tmp_path, kit, v2_model, monkeypat
 def test_the_check_catches_a_one_pixel_index_base_mixup(tmp_path, kit, v2_model):
     # Landmarks written 0-based (one pixel too far up-left) are a pixel off in x and y.
     model, reference = v2_model
-    shape, expression = params_for(reference, 6, tail=False)
+    shape, expression = kit.threeddfa_params(reference, 6, tail=False)
     write_fit(tmp_path / "a.mat", kit, reference, shape, expression, shift=-1.0)
     errors = check_decoded_landmarks(model, tmp_path / "a.mat")
     np.testing.assert_allclose(errors, np.sqrt(2.0), atol=ATOL_PX)
@@ -146,9 +113,9 @@ def test_the_check_catches_a_one_pixel_index_base_mixup(tmp_path, kit, v2_model)
 
 def test_models_without_landmarks_or_not_3ddfa_are_refused(tmp_path, kit, v2_model):
     _, reference = v2_model
-    shape, expression = params_for(reference, 7)
+    shape, expression = kit.threeddfa_params(reference, 7)
     write_fit(tmp_path / "a.mat", kit, reference, shape, expression)
-    with pytest.raises(ValueError, match=r"'synthetic.*' is not a BFM 2009 / 3DDFA model"):
+    with pytest.raises(ValueError, match=r"'synthetic-small' is not a BFM 2009 / 3DDFA model"):
         check_decoded_landmarks(load_model("synthetic:small"), tmp_path / "a.mat")
     no_landmarks = load_3ddfa(tmp_path / "configs" / "bfm_noneck_v3.pkl", landmarks=False)
     with pytest.raises(ValueError, match=r"'3ddfa:bfm_noneck_v3' has 0 landmarks"):

@@ -174,7 +174,9 @@ class FittedTargets(ManualFaceBuilder):
         Raises:
           ValueError: for an unknown ``base``.
         """
-        return derive_config(cls.name, cls.BUILDER_CONFIGS, base, model=model, image_size=image_size)
+        return derive_config(
+            cls.name, cls.BUILDER_CONFIGS, base, model=model, image_size=image_size
+        )
 
     @functools.cached_property
     def model(self):

@@ -18,8 +18,10 @@ identities (``info.metadata["identity_names"]``, all in ``split_identities["trai
 **Flips.** A ``*_Flip`` image is the mirrored image with its *own* ``.mat``: pose, landmarks and
 parameters were fitted to the mirrored face (yaw and roll change sign, and the pitch of a flip
 differs from the original's, so its parameters are a fit of their own, not the original's
-mirrored), and facejax reads them as they are, like any other image. Its identity is the original's, so a recipe's positives are the ``_<n>`` views of
-one source face and their flips; their identity coefficients are close, not equal.
+mirrored), and facejax reads them as they are, like any other image. Its identity is the
+original's, so a recipe's positives are the ``_<n>`` views of one source face (profiles
+synthesised from one fitted 3D face) and their flips. facejax does not assume that their stored
+coefficients are equal: they are each file's own.
 
 **Coefficients for a recipe.** With ``config.model`` (:meth:`config_for`) every example also
 carries the fit as that model's coefficients (``identity_coeffs``, ``expression_coeffs``),

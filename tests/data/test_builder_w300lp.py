@@ -91,6 +91,7 @@ def test_builds_box_crops_with_fits_identities_and_skips(tmp_path, kit):
     builder = kit.build(W300LP, config, manual, tmp_path / "data")
     examples = kit.read(builder, "train", "image_path")
     kit.assert_no_tensorflow()
+    assert "identity_coeffs" not in examples[0]  # no model: the stored fit only
 
     paths = [e["image_path"].decode() for e in examples]
     assert paths == sorted(f"{s}/{n}.jpg" for s, n, _, problem in ITEMS if problem is None)
@@ -186,7 +187,7 @@ def _write_model_dataset(root, kit, reference):
 def test_config_for_a_model_adds_its_coefficients(tmp_path, kit):
     from facejax.formats import load_model
     from facejax.morphable import fingerprint
-    from facejax.recipes.datasets import check_model
+    from facejax.recipes.datasets import check_model, prepare_builder
 
     reference = kit.write_3ddfa_model(tmp_path / "configs")
     model = str(tmp_path / "configs" / "bfm_noneck_v3.pkl")
@@ -195,7 +196,16 @@ def test_config_for_a_model_adds_its_coefficients(tmp_path, kit):
     expected_fingerprint = fingerprint(load_model(model))
     assert config.name == f"default_{CROP}px_model{expected_fingerprint[:8]}"
     assert config.alignment == "box" and config.crop_size == CROP and config.model == model
-    builder = kit.build(W300LP, config, tmp_path / "manual", tmp_path / "data")
+    # The recipe's path: prepare_builder finds config_for and checks the recorded fingerprint.
+    builder = prepare_builder(
+        W300LP.name,
+        "default",
+        str(tmp_path / "data"),
+        manual_dir=str(tmp_path / "manual"),
+        model=model,
+        image_size=CROP,
+    )
+    assert builder.builder_config.name == config.name
     examples = kit.read(builder, "train", "image_path")
     kit.assert_no_tensorflow()
 

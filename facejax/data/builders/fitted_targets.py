@@ -45,7 +45,7 @@ from facejax.data import features, protocols
 from facejax.data.builders.face_crops import FaceCropConfig, crop_transform_for
 from facejax.data.builders.identity_folders import identity_layout
 from facejax.data.builders.manual_builder import ManualFaceBuilder
-from facejax.data.builders.model_configs import derive_config
+from facejax.data.builders.model_configs import config_for_model
 from facejax.data.manual_files import (
     BadExampleError,
     SkipLog,
@@ -174,7 +174,7 @@ class FittedTargets(ManualFaceBuilder):
         Raises:
           ValueError: for an unknown ``base``.
         """
-        return derive_config(
+        return config_for_model(
             cls.name, cls.BUILDER_CONFIGS, base, model=model, image_size=image_size
         )
 

@@ -1,7 +1,7 @@
 """The builder config a recipe trains with: a named config re-derived for its model and image size.
 
 A builder whose examples depend on the recipe's morphable model (coefficients of that model)
-and image side (crop size) has a ``config_for`` classmethod that calls :func:`derive_config`;
+and image side (crop size) has a ``config_for`` classmethod that calls :func:`config_for_model`;
 ``facejax.recipes.datasets.prepare_builder`` finds it and the builder records the model's
 fingerprint in ``info.metadata["model_fingerprint"]``, which ``prepare_builder`` checks. The
 derived config is named ``<base>_<S>px_model<8 hex digits of the fingerprint>`` (the parts that
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from facejax.data.builders.face_crops import FaceCropConfig
 
 
-def derive_config(
+def config_for_model(
     builder_name: str,
     configs: Sequence[FaceCropConfig],
     base: str,

@@ -25,7 +25,7 @@ import tensorflow_datasets as tfds
 
 from facejax.data.builders.fitted_3dmm import camera_in_crop, read_fit
 from facejax.data.builders.manual_builder import ManualFaceBuilder
-from facejax.data.builders.model_configs import derive_config
+from facejax.data.builders.model_configs import config_for_model
 from facejax.data.manual_files import read_face_landmarks
 from facejax.formats import read_image_size
 from facejax.formats.threeddfa_params import check_3ddfa_model, coefficients_from_3ddfa
@@ -239,7 +239,7 @@ class ThreeDDFABuilder(ManualFaceBuilder, skip_registration=True):
           ValueError: for an unknown ``base``, or a model that cannot decode 3DDFA's fits
           (:func:`check_decoding_model`).
         """
-        return derive_config(
+        return config_for_model(
             cls.name,
             cls.BUILDER_CONFIGS,
             base,

@@ -9,10 +9,11 @@ puts the model's 68 landmarks where the ``.mat`` says they are (``pt2d`` in 300W
 ``pt3d_68`` in AFLW2000-3D): :func:`check_decoded_landmarks` measures it for one file, and the
 builders store it per example (``decoded_landmark_error``) and summarise it in their metadata.
 
-On real files the check is not zero even with face3d's exact 199/29-component ``BFM.mat``: the
-17 contour points (0-16) of 300W-LP's ``pt2d`` follow the face's silhouette rather than fixed
-vertices; the 51 inner points (17-67) are the decoded vertices. 3DDFA_V2's 40/10-component model
-adds the error of the dropped components.
+On real files expect the check to be small, not zero, even with face3d's exact
+199/29-component ``BFM.mat``: the 17 contour points (0-16) of a large-pose face may follow its
+silhouette (3DDFA's landmark marching) rather than the model's fixed contour vertices, so judge
+by the 51 inner points (17-67) first. 3DDFA_V2's 40/10-component model adds the error of the
+components it drops. (Not measured here: the datasets are licensed and not on this machine.)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from facejax.formats import read_image_size
 from facejax.formats.threeddfa_params import check_3ddfa_model, coefficients_from_3ddfa
 from facejax.morphable import NUM_IBUG_LANDMARKS
 
-# The box the stored landmark error is reported in: the crop, whatever its size.
+# No crop: the camera in the source image's own pixels.
 _IDENTITY_TRANSFORM = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 

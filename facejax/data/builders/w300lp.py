@@ -25,8 +25,8 @@ coefficients are equal: they are each file's own.
 
 **Coefficients for a recipe.** With ``config.model`` (:meth:`config_for`) every example also
 carries the fit as that model's coefficients (``identity_coeffs``, ``expression_coeffs``),
-``landmark_visibility`` (all True: ``pt2d`` gives all 68 points, contour points on the
-silhouette) and ``decoded_landmark_error``: see ``facejax.data.builders.threeddfa_targets``.
+``landmark_visibility`` (all True: ``pt2d`` gives all 68 points) and
+``decoded_landmark_error``: see ``facejax.data.builders.threeddfa_targets``.
 """
 
 from __future__ import annotations

@@ -17,11 +17,12 @@ std_um``) on the same basis column. Two files a user holds give that basis:
 - **3DDFA_V2** (``load_3ddfa``, format ``"3ddfa"``): ``configs/bfm_noneck_v3.pkl`` with
   ``configs/tri.pkl`` and ``configs/param_mean_std_62d_120x120.pkl`` beside it. Its ``w_shp``
   and ``w_exp`` are the *first 40* columns of ``w`` and the *first 10* of ``w_exp`` (its author,
-  cleardusk/3DDFA issue #83: "the original shape is 159645x199 but I remove the last 159
-  dimensions"), on the 38,365 vertices without the neck; its std are the training-set spread of
-  exactly these raw parameters (3DDFA_V2 trains on 300W-LP's fits). The remaining 159 shape and
-  19 expression parameters are dropped: the decoded face is 3DDFA_V2's own target, not the
-  exact fitted one (``check_decoded_landmarks`` measures the difference).
+  cleardusk/3DDFA issue #83, for the shape: "the original shape is 159645x199 but I remove the
+  last 159 dimensions"; the expression cut is taken to be the same truncation, which the
+  landmark check would expose if not), on the 38,365 vertices without the neck; its std are the
+  training-set spread of exactly these raw parameters (3DDFA_V2 trains on 300W-LP's fits). The
+  remaining 159 shape and 19 expression parameters are dropped: the decoded face is 3DDFA_V2's
+  own target, not the exact fitted one (``check_decoded_landmarks`` measures the difference).
 - **face3d's ``BFM.mat``** (``load_bfm2009``, format ``"bfm2009"``), made by face3d's
   ``examples/Data/BFM/generate.m`` from BFM 2009's ``01_MorphableModel.mat``, 3DDFA's
   ``Model_Expression.mat`` and ``model_info.mat`` (``trimIndex``, ``kpt_ind``): all 199 shape and

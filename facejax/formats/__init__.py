@@ -17,11 +17,14 @@ from facejax.formats.load import FORMATS, detect_format, load_model
 from facejax.formats.mesh_files import orient_outward, read_obj, read_ply, write_obj, write_ply
 from facejax.formats.native import load_native, save_model
 from facejax.formats.restricted_pickle import RefusedClassError, load_numpy_object, load_pickle
+from facejax.formats.threeddfa_params import check_3ddfa_model, coefficients_from_3ddfa
 
 __all__ = [
     "FORMATS",
     "ImageFileError",
     "RefusedClassError",
+    "check_3ddfa_model",
+    "coefficients_from_3ddfa",
     "detect_format",
     "load_model",
     "load_native",

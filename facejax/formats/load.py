@@ -46,8 +46,23 @@ _PICKLE_STRING_OPS = {
 _PICKLE_MAX_OPS = 200_000
 
 
-def _hint() -> str:
-    return "pass format= one of " + ", ".join(repr(f) for f in FORMATS)
+def _hint(keyword: str = "format=") -> str:
+    return f"pass {keyword} one of " + ", ".join(repr(f) for f in FORMATS)
+
+
+class UnknownFormatError(ValueError):
+    """The model format of a file cannot be told (or is not one of ``FORMATS``).
+
+    Its message ends with how to name the format in Python (``format=``);
+    :meth:`command_line_message` says it the command line's way (``--format``).
+    """
+
+    def __init__(self, problem: str):
+        super().__init__(f"{problem}; {_hint()}")
+        self.problem = problem
+
+    def command_line_message(self) -> str:
+        return f"{self.problem}; {_hint('--format')}"
 
 
 def _pickle_keys(path: str) -> set[str]:
@@ -105,9 +120,9 @@ def detect_format(path) -> str:
         if len(found) == 1:
             return found[0]
         problem = "matches " + " and ".join(found) if found else "matches no known layout"
-        raise ValueError(
+        raise UnknownFormatError(
             f"{path}: cannot tell the model format: the .mat file {problem} "
-            f"(variables: {sorted(keys)[:12]}); {_hint()}"
+            f"(variables: {sorted(keys)[:12]})"
         )
     if ext == ".pkl":
         keys = _pickle_keys(path)
@@ -115,11 +130,11 @@ def detect_format(path) -> str:
             return "flame"
         if _is_3ddfa(keys):
             return "3ddfa"
-        raise ValueError(
+        raise UnknownFormatError(
             f"{path}: cannot tell the model format: the pickle has neither FLAME's 'v_template' "
-            f"nor 3DDFA's 'u' and 'w_shp'; {_hint()}"
+            f"nor 3DDFA's 'u' and 'w_shp'"
         )
-    raise ValueError(f"{path}: unknown model file type {ext!r}; {_hint()}")
+    raise UnknownFormatError(f"{path}: unknown model file type {ext!r}")
 
 
 def create_file_model(
@@ -200,7 +215,7 @@ def load_model(source, format: str | None = None, **kwargs) -> MorphableModel:
     if format is None:
         format = detect_format(path)
     elif format not in _LOADERS:
-        raise ValueError(f"unknown model format {format!r} for {path}; {_hint()}")
+        raise UnknownFormatError(f"unknown model format {format!r} for {path}")
     module_name, function_name = _LOADERS[format]
     loader = getattr(importlib.import_module(module_name), function_name)
     return loader(path, **_loader_kwargs(loader, format, kwargs))

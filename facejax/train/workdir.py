@@ -21,6 +21,7 @@ import ml_collections
 import optax
 import orbax.checkpoint as ocp
 
+from facejax.formats.atomic_files import write_text_atomic
 from facejax.train.checkpoint import Restored, make_checkpoint_manager, restore_checkpoint
 from facejax.train.optimizer import make_optimizer, make_schedule
 from facejax.train.state import TrainState, create_train_state, eval_variables
@@ -37,9 +38,9 @@ def config_to_dict(config: ml_collections.ConfigDict) -> dict:
 
 
 def write_config(workdir: str | os.PathLike, config: Mapping[str, Any]) -> None:
-    """Writes ``workdir/config.json`` (call on process 0 only)."""
-    with open(os.path.join(os.fspath(workdir), CONFIG_NAME), "w") as f:
-        json.dump(dict(config), f, indent=2, sort_keys=True)
+    """Writes ``workdir/config.json`` whole or not at all (call on process 0 only)."""
+    text = json.dumps(dict(config), indent=2, sort_keys=True)
+    write_text_atomic(os.path.join(os.fspath(workdir), CONFIG_NAME), text)
 
 
 def seed_keys(seed: int) -> tuple[jax.Array, jax.Array]:

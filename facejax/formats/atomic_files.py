@@ -31,7 +31,7 @@ def atomic_write(path, mode: str = "w", **open_kwargs) -> Iterator[IO]:
 
     Raises:
       ValueError: for a mode other than ``"w"``/``"wb"``.
-      OSError: from the write or the rename (the previous file is intact).
+      OSError: from the write or the rename, naming ``path`` (the previous file is intact).
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write: mode must be 'w' or 'wb', got {mode!r}")
@@ -46,9 +46,12 @@ def atomic_write(path, mode: str = "w", **open_kwargs) -> Iterator[IO]:
         # mkstemp makes the file 0600; a user's output gets the usual umask permissions.
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename is None and err.errno is not None:
+            # A failed write() names no file ("[Errno 28] No space left on device"): name it.
+            raise OSError(err.errno, err.strerror, path) from err
         raise
 
 

@@ -318,7 +318,7 @@ def test_a_write_error_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch
     from facejax.formats import atomic_files
 
     def full_disk(fd):
-        raise OSError(28, "No space left on device", str(tmp_path / "model.npz"))
+        raise OSError(28, "No space left on device")  # as write() raises it: no file name
 
     monkeypatch.setattr(atomic_files.os, "fsync", full_disk)
     code, err = _run(["convert", MODEL, str(tmp_path / "model.npz")], capsys)

@@ -6,6 +6,7 @@ A full disk is simulated two ways: the file system's own limit (``RLIMIT_FSIZE``
 
 import errno
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,15 @@ import numpy as np
 import pytest
 
 from facejax.evaluation import read_metrics, write_metrics
-from facejax.formats import atomic_files, load_model, save_model, write_obj, write_ply, write_png, write_pts
+from facejax.formats import (
+    atomic_files,
+    load_model,
+    save_model,
+    write_obj,
+    write_ply,
+    write_png,
+    write_pts,
+)
 
 
 def _fail_after_partial_output(monkeypatch):
@@ -22,7 +31,7 @@ def _fail_after_partial_output(monkeypatch):
 
     def fsync(fd):
         assert os.fstat(fd).st_size > 0  # part of the file was written
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise OSError(errno.ENOSPC, "No space left on device")  # as write() does: no file name
 
     monkeypatch.setattr(atomic_files.os, "fsync", fsync)
 
@@ -34,11 +43,10 @@ def _no_temporary_files(folder):
 def test_a_write_that_raises_midway_keeps_the_previous_file(tmp_path):
     path = tmp_path / "kept.txt"
     path.write_text("previous")
-    with pytest.raises(RuntimeError, match="midway"):
-        with atomic_files.atomic_write(path) as f:
-            f.write("half of the new")
-            f.flush()
-            raise RuntimeError("midway")
+    with pytest.raises(RuntimeError, match="midway"), atomic_files.atomic_write(path) as f:
+        f.write("half of the new")
+        f.flush()
+        raise RuntimeError("midway")
     assert path.read_text() == "previous"
     _no_temporary_files(tmp_path)
     atomic_files.write_text_atomic(path, "new")
@@ -62,7 +70,7 @@ def test_every_user_file_writer_keeps_the_previous_file_on_a_full_disk(
     path = tmp_path / name
     path.write_bytes(b"previous good file")
     _fail_after_partial_output(monkeypatch)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match=re.escape(f"No space left on device: '{path}'")):
         write(path)
     assert path.read_bytes() == b"previous good file"
     _no_temporary_files(tmp_path)
@@ -106,6 +114,7 @@ def test_convert_force_over_a_full_disk_keeps_the_model(tmp_path):
     )
     assert done.returncode == 2, done.stderr
     errors = [line for line in done.stderr.splitlines() if "error" in line]
-    assert errors and "File too large" in errors[-1] and "Traceback" not in done.stderr
+    assert errors and "Traceback" not in done.stderr
+    assert "File too large" in errors[-1] and "model.npz" in errors[-1]
     assert out.read_bytes() == good
     _no_temporary_files(tmp_path)

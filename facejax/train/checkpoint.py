@@ -222,14 +222,24 @@ def _drop_failed_reads() -> None:
     collected here, their records dropped: the damaged step is reported once, by the caller.
     """
     import gc
+    import sys
+    import time
 
     asyncio_logger = logging.getLogger("asyncio")
-    previous = asyncio_logger.disabled
-    asyncio_logger.disabled = True
+    previous_disabled, previous_hook = asyncio_logger.disabled, sys.unraisablehook
+
+    def hook(unraisable):
+        # Their TensorStore callbacks, collected, reach the event loop Orbax has closed.
+        if "Event loop is closed" not in str(unraisable.exc_value):
+            previous_hook(unraisable)
+
+    asyncio_logger.disabled, sys.unraisablehook = True, hook
     try:
-        gc.collect()
+        for _ in range(10):  # reads still in flight finish within a few ms (local files)
+            gc.collect()
+            time.sleep(0.01)
     finally:
-        asyncio_logger.disabled = previous
+        asyncio_logger.disabled, sys.unraisablehook = previous_disabled, previous_hook
 
 
 def _restore_step(manager: ocp.CheckpointManager, step: int, abstract: PyTree) -> Restored:

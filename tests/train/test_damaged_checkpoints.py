@@ -94,3 +94,40 @@ def test_no_checkpoint_restores_is_one_error_naming_the_steps(finished_run, tmp_
     _truncate_state_data(workdir, 3)
     with pytest.raises(DamagedCheckpointError, match=r"no checkpoint restores \(step 6: .*step 3"):
         restore_variables(config, workdir, init_fn)
+
+
+class _ToyRecipe:
+    """`facejax evaluate`'s view of a recipe: evaluate(config, workdir) restores the run."""
+
+    def __init__(self, config, init_fn):
+        self.config, self.init_fn = config, init_fn
+
+    def evaluate(self, config, workdir):
+        _, step = restore_variables(self.config, workdir, self.init_fn)
+        return {"step": step}
+
+
+def test_evaluate_at_the_command_line_falls_back_or_names_the_damage(
+    finished_run, tmp_path, monkeypatch, capsys, caplog
+):
+    import json
+
+    import facejax.recipes
+    from facejax import cli
+
+    workdir = tmp_path / "run"
+    shutil.copytree(finished_run[0], workdir)
+    _, config, init_fn = finished_run
+    saved = json.loads((workdir / "config.json").read_text())
+    (workdir / "config.json").write_text(json.dumps({**saved, "recipe": "toy"}))
+    monkeypatch.setattr(facejax.recipes, "get_recipe", lambda name: _ToyRecipe(config, init_fn))
+    _truncate_state_data(workdir, 6)
+    with caplog.at_level(logging.WARNING, logger="facejax.train.checkpoint"):
+        assert cli.main(["evaluate", "--workdir", str(workdir)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"step": 3}
+    assert "step 6" in caplog.text and "using step 3 instead" in caplog.text
+    _truncate_state_data(workdir, 3)
+    assert cli.main(["evaluate", "--workdir", str(workdir)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("facejax evaluate: error:") and "step 6" in err and "step 3" in err

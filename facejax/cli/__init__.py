@@ -28,13 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from facejax.formats.load import UnknownFormatError
+    from facejax.formats.load import LoadOptionError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except UnknownFormatError as err:
-        # The library's message names the Python keyword (format=); here it is --format.
+    except LoadOptionError as err:
+        # The library's message names Python keywords (format=); here they are --format.
         print(f"facejax {args.command}: error: {err.command_line_message()}", file=sys.stderr)
         return 2
     except (OSError, ValueError, FloatingPointError) as err:

@@ -50,19 +50,25 @@ def _hint(keyword: str = "format=") -> str:
     return f"pass {keyword} one of " + ", ".join(repr(f) for f in FORMATS)
 
 
-class UnknownFormatError(ValueError):
-    """The model format of a file cannot be told (or is not one of ``FORMATS``).
+class LoadOptionError(ValueError):
+    """A wrong or missing option of :func:`load_model`. Its message names the Python keywords
+    (``format=``); :meth:`command_line_message` says the same with the command line's options
+    (``--format``)."""
 
-    Its message ends with how to name the format in Python (``format=``);
-    :meth:`command_line_message` says it the command line's way (``--format``).
-    """
-
-    def __init__(self, problem: str):
-        super().__init__(f"{problem}; {_hint()}")
-        self.problem = problem
+    def __init__(self, message: str, command_line_message: str):
+        super().__init__(message)
+        self._command_line_message = command_line_message
 
     def command_line_message(self) -> str:
-        return f"{self.problem}; {_hint('--format')}"
+        return self._command_line_message
+
+
+class UnknownFormatError(LoadOptionError):
+    """The model format of a file cannot be told (or is not one of ``FORMATS``)."""
+
+    def __init__(self, problem: str):
+        super().__init__(f"{problem}; {_hint()}", f"{problem}; {_hint('--format')}")
+        self.problem = problem
 
 
 def _pickle_keys(path: str) -> set[str]:
@@ -237,8 +243,10 @@ def _loader_kwargs(loader, format: str, kwargs: dict) -> dict:
     accepted = list(parameters)[1:]  # the first parameter is the path
     unknown = [name for name in kwargs if name not in accepted]
     if unknown:
-        raise ValueError(
+        raise LoadOptionError(
             f"the {format} reader takes no {', '.join(u + '=' for u in unknown)} "
-            f"(it takes: {', '.join(a + '=' for a in accepted) or 'no options'})"
+            f"(it takes: {', '.join(a + '=' for a in accepted) or 'no options'})",
+            f"the {format} reader takes no "
+            f"{', '.join('--' + u.replace('_', '-') for u in unknown)}",
         )
     return kwargs

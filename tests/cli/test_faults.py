@@ -312,6 +312,12 @@ def test_messages_name_command_line_options(tmp_path, capsys):
     assert "format=" not in err
     code, err = _run(["info", str(tmp_path / "model.xyz"), "--format", "nope"], capsys)
     _one_error_line(err, "'nope'", "--format")
+    (tmp_path / "points.txt").write_text("1 2 3")
+    out = str(tmp_path / "out.npz")
+    code, err = _run(["convert", MODEL, out, "--landmarks", str(tmp_path / "points.txt")], capsys)
+    assert code == 2
+    _one_error_line(err, "reader takes no --landmarks")
+    assert "landmarks=" not in err
 
 
 def test_a_write_error_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):

@@ -224,6 +224,7 @@ def _drop_failed_reads() -> None:
     import gc
     import sys
     import time
+    import warnings
 
     asyncio_logger = logging.getLogger("asyncio")
     previous_disabled, previous_hook = asyncio_logger.disabled, sys.unraisablehook
@@ -235,9 +236,12 @@ def _drop_failed_reads() -> None:
 
     asyncio_logger.disabled, sys.unraisablehook = True, hook
     try:
-        for _ in range(10):  # reads still in flight finish within a few ms (local files)
-            gc.collect()
-            time.sleep(0.01)
+        with warnings.catch_warnings():
+            # Orbax's metadata coroutine of the failed restore, never awaited: its, not ours.
+            warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
+            for _ in range(10):  # reads still in flight finish within a few ms (local files)
+                gc.collect()
+                time.sleep(0.01)
     finally:
         asyncio_logger.disabled, sys.unraisablehook = previous_disabled, previous_hook
 

@@ -27,7 +27,8 @@ starts from the last complete checkpoint.
 **A damaged checkpoint** (a file truncated or lost after the save: a full disk, a bad copy) does
 not block the run. :func:`restore_checkpoint` of the latest step falls back to the newest
 checkpoint that restores and logs a warning naming the damaged step and why; a run resumed that
-way trains the damaged steps again (facejax.train.run_training deletes them first). When no
+way trains the damaged steps again (facejax.train.run_training first moves their folders to
+``workdir/damaged_checkpoints``: nothing is deleted). When no
 checkpoint restores, or a ``step`` asked for by number does not, a
 :class:`DamagedCheckpointError` names the step(s) and the reason.
 """

@@ -149,10 +149,10 @@ def run_training(
     else:
         start_step, state = restored.step, restored.state
         _log_resume(restored, config_dict, manager.directory)
-        # The damaged later steps are trained again; their folders would block those saves.
-        for damaged in restored.damaged:
-            logger.warning("deleting the damaged checkpoint of step %d; training it again", damaged)
-            manager.delete(damaged)  # on every process: Orbax deletes on the primary, in sync
+        # The damaged later steps are trained again; their folders would block those saves,
+        # so they are moved aside (never deleted: what is left of them is the user's).
+        if restored.damaged:
+            workdir_lib.set_aside_damaged_checkpoints(manager, restored.damaged, workdir)
     if is_main:
         workdir_lib.write_config(workdir, config_dict)
 

@@ -78,10 +78,12 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(
     # Asked for by number, the damaged step is one clear error naming it.
     with pytest.raises(DamagedCheckpointError, match="checkpoint of step 6 is damaged"):
         restore_variables(config, workdir, init_fn, step=6)
-    # Training again: resumes at 3, trains 4-6 again over the deleted damaged step.
+    # Training again: resumes at 3, trains 4-6 again; the damaged step is moved aside, not
+    # deleted.
     calls = []
     _train(toy, workdir, calls)
     assert calls == [(6, 6)]
+    assert (workdir / "damaged_checkpoints" / "6").is_dir()
     _, step = restore_variables(config, workdir, init_fn)
     assert step == 6
 

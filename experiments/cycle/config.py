@@ -93,8 +93,9 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
         config.eval.batch_size = 16
         config.eval.leakage_pairs = 16
     elif variant == "small":
-        config.num_steps = 1500
-        config.checkpoint_every = 500
+        # 0.6 to 0.7 steps/s measured on the shared 2-core CPU (experiments/cycle/README.md).
+        config.num_steps = 600
+        config.checkpoint_every = 200
         config.eval_every = 0  # evaluated once, at the end
     else:  # full
         config.data.builder = "facejax_identity_clips"

@@ -73,7 +73,14 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 "w_cycle_code": 0.1,  # mean squared code difference
             }
         )
-        config.eval = ml_collections.ConfigDict({"batch_size": 64, "leakage_pairs": 160})
+        config.eval = ml_collections.ConfigDict(
+            {
+                "batch_size": 64,
+                "leakage_pairs": 160,
+                # The pose error of a landmark-only fit of the same frames (synthetic truth).
+                "landmark_fit_baseline": True,
+            }
+        )
 
     config.optimizer.learning_rate = 2e-3
     config.optimizer.warmup_steps = 50

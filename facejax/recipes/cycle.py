@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from facejax import evaluation, losses, morphable, nn
+from facejax import evaluation, fitting, losses, morphable, nn
 from facejax.data.fixed_batches import map_fixed_batches
 from facejax.evaluation import baselines
 from facejax.formats import load_model
@@ -273,8 +273,29 @@ def evaluate_split(net, variables, model3d, source, config, mean_identity) -> di
     errors = evaluation.pose_error_degrees(jnp.asarray(pred["angles"]), jnp.asarray(data["pose"]))
     for key, value in errors._asdict().items():
         metrics[f"pose_error_{key}_deg"] = float(np.mean(np.asarray(value)))
+    if config.eval.landmark_fit_baseline:
+        metrics.update(_landmark_fit_pose_error(model3d, data))
     metrics.update(_leakage(predict, model3d, data, num_clips, num_frames, config, batch_size))
     return metrics
+
+
+def _landmark_fit_pose_error(model3d, data) -> dict:
+    """``landmark_fit_pose_error_{pitch,yaw,roll,geodesic}_deg``: the pose error of a
+    landmark-only fit (``facejax.fitting.fit_landmarks``, default camera) of the same frames'
+    2D landmarks, the baseline the network's pose error stands beside."""
+    size = data["frames"].shape[1]
+    weights = np.broadcast_to(data["has_landmarks"][:, None], data["landmarks"].shape[:2])
+    fit = fitting.fit_landmarks(
+        model3d,
+        jnp.asarray(data["landmarks"]),
+        jnp.asarray(weights, jnp.float32),
+        image_size=(size, size),
+    )
+    errors = evaluation.pose_error_degrees(fit.params.rotation, jnp.asarray(data["pose"]))
+    return {
+        f"landmark_fit_pose_error_{key}_deg": float(np.mean(np.asarray(value)))
+        for key, value in errors._asdict().items()
+    }
 
 
 def _leakage(predict, model3d, data, num_clips, num_frames, config, batch_size) -> dict:

@@ -11,8 +11,8 @@ Run (a variant after the colon; ``--set`` overrides any field):
     facejax reconstruct --workdir runs/cycle_small photo.jpg --out recon/
 
 Variants:
-  smoke: CPU, about a minute; the embedded small model, the tiny synthetic clips (32 px, built
-    on the fly into the data dir if missing), a narrow small CNN.
+  smoke: CPU, about 2 minutes (half of it compiling); the embedded small model, the tiny
+    synthetic clips (32 px, built on the fly into the data dir if missing), a narrow small CNN.
   small: CPU, sized for about 15 minutes on 2 CPU cores (experiments/cycle/README.md); the
     embedded model, the small synthetic clips (64 px, 100 train + 20 test people x 2 clips
     x 8 frames), the small CNN.

@@ -18,8 +18,8 @@ clip. Its loss, per pair, is a weighted sum of
 
 Only images and 2D landmarks enter the loss (:data:`TRAIN_FEATURES`): no 3D ground truth. The
 synthetic clips' truth is for evaluation on held-out people: identity and full shape RMSE with
-the mean face beside them, landmark NME (overall and by yaw), pose error in degrees, and the
-pose/expression leakage of ``facejax.recipes.cycle_leakage``.
+the mean face beside them, landmark NME (overall and by yaw), pose error in degrees beside a
+landmark-only fit's, and the pose/expression leakage (``facejax.recipes.clip_evaluation``).
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from facejax import evaluation, fitting, losses, morphable, nn
-from facejax.data.fixed_batches import map_fixed_batches
-from facejax.evaluation import baselines
+from facejax import evaluation, losses, morphable, nn
 from facejax.formats import load_model
+from facejax.recipes import clip_evaluation, datasets
 from facejax.recipes import cycle_construction as cc
-from facejax.recipes import cycle_leakage, datasets
 from facejax.train import (
     batch_axis_name,
     cast_images,
@@ -54,11 +52,6 @@ TRAIN_FEATURES = (
     "has_landmarks_a",
     "has_landmarks_b",
 )
-# Per clip, for evaluation; the 3D truth (cycle_leakage.TRUTH_FEATURES) when the data has it.
-EVAL_FEATURES = ("frames", "landmarks", "has_landmarks", "identity")
-TRUTH_EVAL_FEATURES = cycle_leakage.TRUTH_FEATURES + ("landmark_visibility",)
-# The clip's, not the frame's.
-PER_CLIP_TRUTH = ("identity_coeffs", "albedo_coeffs")
 
 
 def create_network(config) -> nn.MultiBranchFaceModel:
@@ -204,109 +197,18 @@ def make_forward(net, model3d, precision: str):
     return forward
 
 
-def _frames_of_clips(clips: dict) -> dict:
-    """Per-clip arrays ``[C, T, ...]`` (per-person ones ``[C, ...]``) to per-frame ones."""
-    num_clips, num_frames = clips["frames"].shape[:2]
-    out = {}
-    for name, value in clips.items():
-        if name in PER_CLIP_TRUTH or name == "identity":
-            out[name] = np.repeat(value, num_frames, axis=0)
-        else:
-            out[name] = value.reshape(num_clips * num_frames, *value.shape[2:])
-    return out
-
-
 def evaluate_split(net, variables, model3d, source, config, mean_identity) -> dict:
-    """Metrics of the held-out people's frames.
-
-    Always: landmark NME (the frames with landmarks). With the synthetic truth: identity and
-    full shape RMSE (mm, after similarity alignment; head and face region) beside the mean
-    face's, NME by ground-truth yaw bin, pose error (degrees, per angle and geodesic) and the
-    pose/expression leakage (``facejax.recipes.cycle_leakage``).
-    """
-    first = source[0]
-    has_truth = all(name in first for name in TRUTH_EVAL_FEATURES)
-    names = EVAL_FEATURES + (TRUTH_EVAL_FEATURES if has_truth else ())
-    clips = datasets.read_split(source, names)
-    num_clips, num_frames = clips["frames"].shape[:2]
-    data = _frames_of_clips(clips)
+    """Metrics of the held-out people's frames (``facejax.recipes.clip_evaluation``) from the
+    network's predictions."""
     forward = make_forward(net, model3d, config.precision)
-    batch_size = min(config.eval.batch_size, len(data["frames"]))
-
-    def predict(images):
-        return forward(variables, images)
-
-    pred = jax.tree.map(np.asarray, map_fixed_batches(predict, data["frames"], batch_size))
-    visibility = data["has_landmarks"][:, None] & np.ones((1, 68), bool)
-    if has_truth:
-        visibility = visibility & data["landmark_visibility"]
-    nme = np.asarray(
-        evaluation.landmark_nme(pred["landmarks_2d"], data["landmarks"], visibility=visibility)
-    )
-    valid = np.isfinite(nme)
-    metrics: dict[str, Any] = {"landmark_nme": float(np.mean(nme[valid]))}
-    metrics["num_test_images"] = len(data["frames"])
-    metrics["num_test_identities"] = len(np.unique(data["identity"]))
-    if not has_truth:
-        return metrics
-
-    decode = jax.jit(jax.vmap(morphable.shape, in_axes=(None, 0, 0)))
-    neutral = jax.jit(jax.vmap(morphable.shape, in_axes=(None, 0)))(
-        model3d, jnp.asarray(data["identity_coeffs"])
-    )
-    full = decode(
-        model3d, jnp.asarray(data["identity_coeffs"]), jnp.asarray(data["expression_coeffs"])
-    )
-    mean_face = morphable.shape(model3d, jnp.asarray(mean_identity))
-    regions = baselines.shape_regions(model3d)
-    metrics.update(
-        baselines.shape_rmse_with_baseline(
-            "identity", pred["identity_shape"], neutral, mean_face, regions
-        )
-    )
-    metrics.update(
-        baselines.shape_rmse_with_baseline("shape", pred["shape"], full, mean_face, regions)
-    )
-    yaw = np.rad2deg(data["pose"][:, 1])
-    for key, value in evaluation.nme_by_yaw(nme[valid], yaw[valid]).items():
-        metrics[f"landmark_nme_{key}"] = value
-    errors = evaluation.pose_error_degrees(jnp.asarray(pred["angles"]), jnp.asarray(data["pose"]))
-    for key, value in errors._asdict().items():
-        metrics[f"pose_error_{key}_deg"] = float(np.mean(np.asarray(value)))
-    if config.eval.landmark_fit_baseline:
-        metrics.update(_landmark_fit_pose_error(model3d, data))
-    metrics.update(_leakage(predict, model3d, data, num_clips, num_frames, config, batch_size))
-    return metrics
-
-
-def _landmark_fit_pose_error(model3d, data) -> dict:
-    """``landmark_fit_pose_error_{pitch,yaw,roll,geodesic}_deg``: the pose error of a
-    landmark-only fit (``facejax.fitting.fit_landmarks``, default camera) of the same frames'
-    2D landmarks, the baseline the network's pose error stands beside."""
-    size = data["frames"].shape[1]
-    weights = np.broadcast_to(data["has_landmarks"][:, None], data["landmarks"].shape[:2])
-    fit = fitting.fit_landmarks(
+    return clip_evaluation.evaluate_clips(
+        lambda images: forward(variables, images),
         model3d,
-        jnp.asarray(data["landmarks"]),
-        jnp.asarray(weights, jnp.float32),
-        image_size=(size, size),
-    )
-    errors = evaluation.pose_error_degrees(fit.params.rotation, jnp.asarray(data["pose"]))
-    return {
-        f"landmark_fit_pose_error_{key}_deg": float(np.mean(np.asarray(value)))
-        for key, value in errors._asdict().items()
-    }
-
-
-def _leakage(predict, model3d, data, num_clips, num_frames, config, batch_size) -> dict:
-    """The leakage metrics on the first ``config.eval.leakage_pairs`` frames."""
-    count = min(int(config.eval.leakage_pairs), num_clips * num_frames)
-    partner = cycle_leakage.clip_partners(num_clips, num_frames)
-    # Whole clips, so that every partner is among the frames kept.
-    keep = -(-count // num_frames) * num_frames
-    truth = {name: data[name][:keep] for name in cycle_leakage.TRUTH_FEATURES}
-    return cycle_leakage.leakage_metrics(
-        predict, model3d, truth, data["frames"][:keep], partner[:keep], batch_size=batch_size
+        source,
+        mean_identity,
+        batch_size=config.eval.batch_size,
+        leakage_pairs=config.eval.leakage_pairs,
+        landmark_fit_baseline=config.eval.landmark_fit_baseline,
     )
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from facejax import morphable, render
 from facejax.formats import load_model
-from facejax.recipes import cycle_leakage, datasets
+from facejax.recipes import clip_evaluation, cycle_leakage, datasets
 
 # The clips' landmarks are the same projection of the same parameters; float32 round-off only.
 LANDMARK_ATOL_PX = 1e-2
@@ -20,12 +20,7 @@ def clips(tmp_path_factory):
     names = cycle_leakage.TRUTH_FEATURES + ("frames", "landmarks")
     data = datasets.read_split(builder.as_data_source("test"), names)
     num_clips, num_frames = data["frames"].shape[:2]
-    per_frame = {}
-    for name, value in data.items():
-        if name in ("identity_coeffs", "albedo_coeffs"):  # the person's, once per clip
-            per_frame[name] = np.repeat(value, num_frames, axis=0)
-        else:
-            per_frame[name] = value.reshape(num_clips * num_frames, *value.shape[2:])
+    per_frame = clip_evaluation.frames_of_clips(data)
     return per_frame, num_clips, num_frames
 
 

@@ -12,7 +12,7 @@ identical vectors).
 * geometry: :func:`squared_vertex_error`, :func:`mean_vertex_distance`, :func:`landmark_loss`
   (optionally robust), :func:`scale_aligned_squared_error` (shape up to position and size);
 * rendering: :func:`photometric_loss`;
-* cycles: :func:`cycle_consistency_loss`;
+* cycles: :func:`cycle_consistency_loss`; within a clip: :func:`clip_consistency_loss`;
 * priors: :func:`coefficient_prior`;
 * the masked mean they share: :func:`masked_mean`.
 
@@ -22,6 +22,7 @@ labels, where optax's function of that name takes one-hot ones).
 """
 
 from facejax.losses.aligned import scale_aligned_squared_error
+from facejax.losses.consistency import clip_consistency_loss
 from facejax.losses.contrastive import DISTANCES, contrastive_loss, pair_distance
 from facejax.losses.cycle import CYCLE_KINDS, cycle_consistency_loss
 from facejax.losses.identification import (
@@ -55,6 +56,7 @@ __all__ = [
     "PHOTOMETRIC_KINDS",
     "ROBUST_KINDS",
     "VERTEX_KINDS",
+    "clip_consistency_loss",
     "coefficient_prior",
     "contrastive_loss",
     "cycle_consistency_loss",

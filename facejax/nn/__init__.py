@@ -13,7 +13,8 @@ an argument (a pytree of arrays), never stored in a module.
 * shape decoders: :class:`ShapeDecoder` (linear from a 3DMM basis, or an MLP);
 * models: :class:`DisentangledFaceModel` (Liu et al., CVPR 2018) with
   :func:`identity_feature`, and :class:`FaceParamRegressor` (3DMM parameters, the base of the
-  Siamese and cycle-consistent methods).
+  Siamese and cycle-consistent methods); :class:`MultiBranchFaceModel` (one branch per
+  property on a shared backbone, Yang et al., IEEE TMM 2023) and its :class:`FaceCodes`.
 
 See docs/models.md.
 """
@@ -28,6 +29,12 @@ from facejax.nn.disentangle import (
 )
 from facejax.nn.encoders import ENCODERS, create_encoder
 from facejax.nn.heads import SMALL_INIT, ParamHead, PoseHead
+from facejax.nn.multi_branch import (
+    BRANCHES,
+    FaceCodes,
+    MultiBranchFaceModel,
+    branch_parameters,
+)
 from facejax.nn.pose import (
     DEFAULT_FILL,
     POSE_CODE_SIZE,
@@ -41,6 +48,7 @@ from facejax.nn.small_cnn import SmallCNN
 from facejax.nn.spatial_cnn import SpatialCNN
 
 __all__ = [
+    "BRANCHES",
     "DECODER_KINDS",
     "DEFAULT_FILL",
     "ENCODERS",
@@ -51,7 +59,9 @@ __all__ = [
     "BottleneckBlock",
     "DisentangledFaceModel",
     "DisentangledOutputs",
+    "FaceCodes",
     "FaceParamRegressor",
+    "MultiBranchFaceModel",
     "ParamHead",
     "PoseHead",
     "RegressorOutputs",
@@ -65,6 +75,7 @@ __all__ = [
     "WeakPerspectivePose",
     "basis_kernel",
     "basis_rms",
+    "branch_parameters",
     "create_encoder",
     "face_frame",
     "identity_feature",

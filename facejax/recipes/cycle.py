@@ -1,0 +1,338 @@
+"""Yang et al. (IEEE TMM 2023), "Learning 3D Face Reconstruction From the Cycle-Consistency of
+Dynamic Faces": the recipe.
+
+A multi-branch network (``facejax.nn.MultiBranchFaceModel``: identity, expression, albedo,
+lighting and pose branches on a shared backbone) reconstructs two frames ``a`` and ``b`` of one
+clip. Its loss, per pair, is a weighted sum of
+
+* **photometric**: each frame against its rendering (the face region of the rendered mask,
+  colour distance, ``losses.photometric_loss``);
+* **landmarks**: the projected 68 landmarks against the frame's 2D landmarks;
+* **priors**: ``0.5 |c|^2`` of the identity, expression and albedo coefficients;
+* **identity consistency**: the two frames' identity codes against each other
+  (``losses.clip_consistency_loss``);
+* **the pose cycle** and **the expression cycle** (``facejax.recipes.cycle_construction``):
+  ``b``'s pose (or expression) is injected into ``a``'s codes, rendered over frame ``a``,
+  re-encoded and reversed; the image rendered back must reproduce frame ``a`` (``_image``) and
+  the re-encoded codes must be the injected ones (``_code``).
+
+Only images and 2D landmarks enter the loss (:data:`TRAIN_FEATURES`): no 3D ground truth. The
+synthetic clips' truth is for evaluation on held-out people: identity and full shape RMSE with
+the mean face beside them, landmark NME (overall and by yaw), pose error in degrees beside a
+landmark-only fit's, and the pose/expression leakage (``facejax.recipes.clip_evaluation``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from facejax import evaluation, losses, morphable, nn
+from facejax.formats import load_model
+from facejax.recipes import clip_evaluation, datasets
+from facejax.recipes import cycle_construction as cc
+from facejax.train import (
+    batch_axis_name,
+    cast_images,
+    compute_dtype,
+    eval_variables,
+    restore_variables,
+    run_training,
+)
+
+# Everything a training batch holds: two frames and their 2D landmarks, nothing in 3D.
+TRAIN_FEATURES = (
+    "image_a",
+    "image_b",
+    "landmarks_a",
+    "landmarks_b",
+    "has_landmarks_a",
+    "has_landmarks_b",
+)
+
+
+def create_network(config) -> nn.MultiBranchFaceModel:
+    """The multi-branch network of ``config.model``."""
+    m = config.model
+    kwargs: dict[str, Any] = {"dtype": compute_dtype(config.precision)}
+    kwargs["axis_name"] = batch_axis_name(config.parallelism)
+    if m.encoder.startswith("resnet"):
+        kwargs["num_filters"] = m.num_filters
+    else:  # the small and spatial CNNs
+        kwargs["widths"] = tuple(m.width * 2**i for i in range(4))
+    encoder = nn.create_encoder(m.encoder, **kwargs)
+    return nn.MultiBranchFaceModel(encoder, branch_width=m.branch_width, fill=m.fill)
+
+
+def _encoder(net, variables, model3d, precision: str, train: bool):
+    """``encode(images [B, H, W, 3] floats in [0, 1]) -> FaceCodes`` of the network; in training
+    its BatchNorm statistics updates are dropped (the frames' own pass keeps them)."""
+
+    def encode(images):
+        images = cast_images(images, precision)
+        if train:
+            return net.apply(variables, images, model3d, train=True, mutable=["batch_stats"])[0]
+        return net.apply(variables, images, model3d, train=False)
+
+    return encode
+
+
+def cycle_terms(cycle: cc.Cycle, image_a, image_size: int) -> dict[str, Any]:
+    """``{"image": [B], "code": [B]}``: the image rendered back against frame ``a`` (mean
+    absolute colour difference over the face region it covers), and the re-encoded codes against
+    the injected ones (mean squared difference of :func:`cycle_construction.code_vector`; the
+    injected codes are the target, not moved by this term)."""
+    back = cycle.reversed_images
+    return {
+        "image": losses.cycle_consistency_loss(image_a, back.image, back.face_mask),
+        "code": losses.cycle_consistency_loss(
+            cc.code_vector(cycle.reencoded, image_size),
+            jax.lax.stop_gradient(cc.code_vector(cycle.injected, image_size)),
+            kind="squared",
+        ),
+    }
+
+
+def make_loss_fn(net, model3d, config):
+    """The loss ``loss_fn(params, batch_stats, batch, rng, train=True)`` of facejax.train.
+
+    ``batch`` needs only :data:`TRAIN_FEATURES` (uint8 images ``[B, S, S, 3]``, landmarks ``[B,
+    68, 2]`` pixels, ``has_landmarks`` ``[B]``); any other field is ignored.
+    """
+    weights = config.loss
+    size = config.data.image_size
+
+    def loss_fn(params, batch_stats, batch, rng, train=True):
+        del rng  # no dropout or sampling
+        variables = {"params": params, "batch_stats": batch_stats}
+        frames_a = cast_images(batch["image_a"], "float32")
+        frames_b = cast_images(batch["image_b"], "float32")
+        frames = jnp.concatenate([frames_a, frames_b])
+        images = cast_images(frames, config.precision)
+        if train:
+            codes, updates = net.apply(
+                variables, images, model3d, train=True, mutable=["batch_stats"]
+            )
+            new_batch_stats = updates["batch_stats"]
+        else:
+            codes, new_batch_stats = net.apply(variables, images, model3d, train=False), batch_stats
+        pairs = frames_a.shape[0]
+        codes_a = jax.tree.map(lambda x: x[:pairs], codes)
+        codes_b = jax.tree.map(lambda x: x[pairs:], codes)
+
+        rendered = cc.render_codes(model3d, codes, frames)
+        landmarks = jnp.concatenate([batch["landmarks_a"], batch["landmarks_b"]])
+        has = jnp.concatenate([batch["has_landmarks_a"], batch["has_landmarks_b"]])
+        visibility = jnp.broadcast_to(has.astype(jnp.float32)[:, None], landmarks.shape[:2])
+        per_frame = {
+            "photometric": losses.photometric_loss(
+                rendered.image, frames, rendered.face_mask, kind=weights.photometric_kind
+            ),
+            # Percent of the image side, so the weight does not depend on the image size.
+            "landmarks": losses.landmark_loss(
+                rendered.landmarks * (100.0 / size), landmarks * (100.0 / size), visibility
+            ),
+            "identity_prior": losses.coefficient_prior(codes.identity),
+            "expression_prior": losses.coefficient_prior(codes.expression),
+            "albedo_prior": losses.coefficient_prior(codes.albedo),
+        }
+        # Per pair: the frames' terms summed over the pair's two frames.
+        terms = {k: v[:pairs] + v[pairs:] for k, v in per_frame.items()}
+        terms["identity_consistency"] = losses.clip_consistency_loss(
+            jnp.stack([codes_a.identity, codes_b.identity], axis=1)
+        )
+        encode = _encoder(net, variables, model3d, config.precision, train)
+        cycles = {"pose_cycle": cc.pose_cycle, "expression_cycle": cc.expression_cycle}
+        for name, run_cycle in cycles.items():
+            if weights[name]:  # the ablation switches (static: not traced at all when off)
+                cycle = run_cycle(encode, model3d, codes_a, codes_b, frames_a)
+                for part, value in cycle_terms(cycle, frames_a, size).items():
+                    terms[f"{name}_{part}"] = value
+        total = sum(_weight(weights, name) * jnp.mean(value) for name, value in terms.items())
+        metrics = {f"loss_{name}": jnp.mean(value) for name, value in terms.items()}
+        return total, (metrics, new_batch_stats)
+
+    return loss_fn
+
+
+def _weight(weights, term: str) -> float:
+    """The weight of a loss term: ``w_<term>``; the cycles' ``w_cycle_image`` / ``w_cycle_code``."""
+    if term.endswith("_cycle_image"):
+        return weights.w_cycle_image
+    if term.endswith("_cycle_code"):
+        return weights.w_cycle_code
+    return weights[f"w_{term}"]
+
+
+def make_forward(net, model3d, precision: str):
+    """A jitted ``forward(variables, uint8 images [B, S, S, 3]) -> dict`` of numpy-ready
+    predictions: ``codes`` and the decoded shapes and landmarks (see :func:`load_predictor`)."""
+
+    @jax.jit
+    def forward(variables, images):
+        codes = net.apply(variables, cast_images(images, precision), model3d, train=False)
+        shape = jax.vmap(morphable.shape, in_axes=(None, 0, 0))(
+            model3d, codes.identity, codes.expression
+        )
+        identity_shape = jax.vmap(morphable.shape, in_axes=(None, 0))(model3d, codes.identity)
+        landmarks_3d = jax.vmap(morphable.landmarks, in_axes=(None, 0))(model3d, shape)
+        return {
+            "shape": shape,
+            "identity_shape": identity_shape,
+            "screen_vertices": codes.pose.project(shape),
+            "landmarks_2d": codes.pose.project(landmarks_3d)[..., :2],
+            "landmarks_3d": landmarks_3d,
+            "angles": codes.pose.angles,
+            "rotation": codes.pose.rotation,
+            "scale": codes.pose.scale,
+            "identity": codes.identity,
+            "expression": codes.expression,
+            "albedo": jax.vmap(morphable.albedo, in_axes=(None, 0))(model3d, codes.albedo),
+            "sh_coeffs": codes.sh_coeffs,
+        }
+
+    return forward
+
+
+def evaluate_split(net, variables, model3d, source, config, mean_identity) -> dict:
+    """Metrics of the held-out people's frames (``facejax.recipes.clip_evaluation``) from the
+    network's predictions."""
+    forward = make_forward(net, model3d, config.precision)
+    return clip_evaluation.evaluate_clips(
+        lambda images: forward(variables, images),
+        model3d,
+        source,
+        mean_identity,
+        batch_size=config.eval.batch_size,
+        leakage_pairs=config.eval.leakage_pairs,
+        landmark_fit_baseline=config.eval.landmark_fit_baseline,
+    )
+
+
+def _prepare_data(config):
+    """The tfds builder of the configured clips, built first if it is missing."""
+    return datasets.prepare_builder(
+        config.data.builder, config.data.config, config.data.data_dir,
+        manual_dir=config.data.manual_dir, model=config.model3d,
+        image_size=config.data.image_size,
+    )  # fmt: skip
+
+
+def _mean_identity(source, model3d) -> np.ndarray:
+    """The training people's mean identity (the mean-face baseline), zeros without truth."""
+    if "identity_coeffs" not in source[0]:
+        return np.zeros((model3d.num_identity,), np.float32)
+    return datasets.mean_identity_coeffs(source)
+
+
+def _init_fn(net, model3d, size):
+    def init_fn(rng):
+        return net.init(rng, jnp.zeros((1, size, size, 3), jnp.float32), model3d, train=False)
+
+    return init_fn
+
+
+def train_data_fn(config, train_source):
+    """``train_data()`` of facejax.train: frame pairs of the training clips, only
+    :data:`TRAIN_FEATURES` kept."""
+    from facejax.data.pipeline import frame_pair_source, make_loader
+
+    pairs = frame_pair_source(
+        train_source,
+        max_gap=config.data.max_gap,
+        seed=config.seed,
+        num_pairs=len(train_source) * config.data.pairs_per_clip,
+    )
+
+    def train_data():
+        return make_loader(
+            pairs,
+            batch_size=config.data.batch_size // jax.process_count(),
+            seed=config.seed,
+            features=TRAIN_FEATURES,
+        )
+
+    return train_data
+
+
+def train_and_evaluate(config, workdir) -> dict:
+    """Trains (resuming from ``workdir`` if a checkpoint is there), then evaluates on the
+    test split and writes ``workdir/metrics.json``. Returns the metrics."""
+    model3d = morphable.to_device(load_model(config.model3d))
+    builder = _prepare_data(config)
+    net = create_network(config)
+    train_source = builder.as_data_source("train")
+    test_source = builder.as_data_source("test")
+    mean_identity = _mean_identity(train_source, model3d)
+    results: dict = {}
+
+    def eval_fn(state, step):
+        results.clear()
+        results.update(
+            evaluate_split(net, eval_variables(state), model3d, test_source, config, mean_identity)
+        )
+        return {k: v for k, v in results.items() if isinstance(v, float)}
+
+    run_training(
+        config,
+        workdir,
+        init_fn=_init_fn(net, model3d, config.data.image_size),
+        loss_fn=make_loss_fn(net, model3d, config),
+        train_data=train_data_fn(config, train_source),
+        eval_fn=eval_fn,
+    )
+    if jax.process_index() == 0:
+        evaluation.write_metrics(
+            workdir, results, metadata={"recipe": "cycle", "variant": config.variant}
+        )
+    return dict(results)
+
+
+def restore(config, workdir):
+    """``(net, variables, model3d, step)`` of the latest checkpoint in ``workdir`` (EMA
+    parameters when the run kept them)."""
+    model3d = morphable.to_device(load_model(config.model3d))
+    net = create_network(config)
+    variables, step = restore_variables(
+        config, workdir, _init_fn(net, model3d, config.data.image_size)
+    )
+    return net, variables, model3d, step
+
+
+def evaluate(config, workdir) -> dict:
+    """Evaluates the latest checkpoint in ``workdir`` on the test split; writes metrics.json."""
+    net, variables, model3d, step = restore(config, workdir)
+    builder = _prepare_data(config)
+    mean_identity = _mean_identity(builder.as_data_source("train"), model3d)
+    results = evaluate_split(
+        net, variables, model3d, builder.as_data_source("test"), config, mean_identity
+    )
+    evaluation.write_metrics(
+        workdir, results, metadata={"recipe": "cycle", "variant": config.variant, "step": step}
+    )
+    return results
+
+
+def load_predictor(config, workdir):
+    """A function from face crops ``[B, S, S, 3]`` uint8 to numpy predictions, and the model.
+
+    Returns ``(predict, model3d)``; ``predict(images)`` gives ``shape`` and ``identity_shape``
+    ``[B, V, 3]`` (mm, model frame), ``screen_vertices`` ``[B, V, 3]`` (crop pixels and
+    depth), ``landmarks_2d`` ``[B, 68, 2]`` (crop pixels), ``landmarks_3d`` ``[B, 68, 3]`` (mm),
+    ``angles`` ``[B, 3]`` (radians, ``"xyz"``), ``rotation`` ``[B, 3, 3]``, ``scale`` ``[B]``
+    (px/mm), ``expression`` ``[B, Ke]``, ``albedo`` ``[B, V, 3]`` (RGB per vertex, the
+    predicted albedo decoded), ``sh_coeffs`` ``[B, 9, 3]`` and ``embedding`` ``[B, Ki]`` (the
+    identity coefficients, the identity branch's output).
+    """
+    net, variables, model3d, _ = restore(config, workdir)
+    forward = make_forward(net, model3d, config.precision)
+
+    def predict(images):
+        out = jax.tree.map(np.asarray, forward(variables, np.asarray(images)))
+        out["embedding"] = out.pop("identity")
+        return out
+
+    return predict, model3d

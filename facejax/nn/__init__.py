@@ -13,7 +13,8 @@ an argument (a pytree of arrays), never stored in a module.
 * shape decoders: :class:`ShapeDecoder` (linear from a 3DMM basis, or an MLP);
 * models: :class:`DisentangledFaceModel` (Liu et al., CVPR 2018) with
   :func:`identity_feature`, and :class:`FaceParamRegressor` (3DMM parameters, the base of the
-  Siamese and cycle-consistent methods).
+  Siamese and cycle-consistent methods), and :class:`SiameseFaceModel` (the regressor with an
+  identity classifier on its identity coefficients, Luo et al.).
 
 See docs/models.md.
 """
@@ -37,6 +38,7 @@ from facejax.nn.pose import (
 )
 from facejax.nn.regressor import FaceParamRegressor, RegressorOutputs
 from facejax.nn.resnet import BasicBlock, BottleneckBlock, ResNet, ResNet18, ResNet34, ResNet50
+from facejax.nn.siamese import SiameseFaceModel, SiameseOutputs
 from facejax.nn.small_cnn import SmallCNN
 from facejax.nn.spatial_cnn import SpatialCNN
 
@@ -60,6 +62,8 @@ __all__ = [
     "ResNet34",
     "ResNet50",
     "ShapeDecoder",
+    "SiameseFaceModel",
+    "SiameseOutputs",
     "SmallCNN",
     "SpatialCNN",
     "WeakPerspectivePose",

@@ -5,7 +5,7 @@ workdir)``; an experiment config names its recipe in ``config.recipe``. Logic li
 notebook can import it); ``experiments/`` holds only configs and READMEs.
 """
 
-RECIPES = ("disentangle",)
+RECIPES = ("disentangle", "siamese")
 
 
 def get_recipe(name: str):

@@ -93,7 +93,13 @@ def make_loss_fn(net, model3d, config):
             )
         neutral, full = target_shapes(model3d, batch["identity_coeffs"], batch["expression_coeffs"])
         terms = {
-            "identification": identification_loss(outputs, batch["label"], weights),
+            "identification": identification_loss(
+                outputs,
+                batch["label"],
+                weights.identification,
+                scale=weights.margin_scale,
+                margin=weights.margin,
+            ),
             "identity_shape": shape_loss(outputs.identity_shape, neutral),
             "shape": shape_loss(outputs.shape, full),
             "landmarks": joint_losses.landmark_percent_loss(

@@ -61,9 +61,7 @@ def landmark_nme_per_face(landmarks, data) -> np.ndarray:
     """``[N]`` box-normalised NME of predicted ``landmarks`` ``[N, 68, 2]`` over the visible
     ground-truth landmarks of ``data``."""
     visibility = data["landmark_visibility"].astype(np.float32)
-    return np.asarray(
-        evaluation.landmark_nme(landmarks, data["landmarks"], visibility=visibility)
-    )
+    return np.asarray(evaluation.landmark_nme(landmarks, data["landmarks"], visibility=visibility))
 
 
 def recognition_metrics(features, data, metadata) -> dict:
@@ -121,7 +119,7 @@ def landmark_nme_by_yaw(nme, yaw_radians) -> dict[str, float]:
 def pose_error_metrics(
     pred_angles, true_angles, *, pred_convention: str = "xyz", true_convention: str = "xyz"
 ) -> dict[str, float]:
-    """Mean head-pose errors in degrees: ``pose_error_{pitch,yaw,roll,geodesic}_degrees``.
+    """Mean head-pose errors in degrees beside a frontal face's.
 
     Args:
       pred_angles: ``[N, 3]`` predicted ``(pitch, yaw, roll)`` radians in ``pred_convention``.
@@ -129,16 +127,20 @@ def pose_error_metrics(
         ``metadata["pose_convention"]``); the prediction is converted to it through its
         rotation matrix before the angles are compared
         (:func:`facejax.evaluation.pose_error_degrees`).
+
+    Returns:
+      ``pose_error_{pitch,yaw,roll,geodesic}_degrees`` and, as the baseline, the errors of
+      predicting every face frontal (all angles 0): ``pose_error_*_frontal_degrees``.
     """
     pred = jnp.asarray(pred_angles, jnp.float32)
+    true = jnp.asarray(true_angles, jnp.float32)
     if pred_convention != true_convention:
         pred = geometry.euler_from_rotation(
             geometry.rotation_from_euler(pred, pred_convention), true_convention
         )
-    errors = evaluation.pose_error_degrees(
-        pred, jnp.asarray(true_angles, jnp.float32), convention=true_convention
-    )
-    return {
-        f"pose_error_{name}_degrees": float(np.mean(np.asarray(value)))
-        for name, value in errors._asdict().items()
-    }
+    metrics = {}
+    for suffix, prediction in (("", pred), ("_frontal", jnp.zeros_like(true))):
+        errors = evaluation.pose_error_degrees(prediction, true, convention=true_convention)
+        for name, value in errors._asdict().items():
+            metrics[f"pose_error_{name}{suffix}_degrees"] = float(np.mean(np.asarray(value)))
+    return metrics

@@ -25,21 +25,17 @@ def target_shapes(model3d, identity_coeffs, expression_coeffs):
     return neutral, decode(model3d, identity_coeffs, expression_coeffs)
 
 
-def identification_loss(outputs, labels, loss_config):
-    """Per-example identification loss ``[B]`` of the configured kind.
+def identification_loss(outputs, labels, kind: str, *, scale: float, margin: float):
+    """Per-example identification loss ``[B]`` of ``kind``.
 
-    ``outputs`` has ``logits`` and ``cosines`` ``[B, C]``; ``loss_config.identification`` is
-    ``"softmax"`` (on the logits) or a margin softmax ``"arcface"`` / ``"cosface"`` (on the
-    cosines, with ``margin_scale`` and ``margin``).
+    ``outputs`` has ``logits`` and ``cosines`` ``[B, C]``; ``kind`` is ``"softmax"`` (on the
+    logits) or a margin softmax ``"arcface"`` / ``"cosface"`` (on the cosines, with ``scale``
+    and ``margin``; unused by the softmax).
     """
-    if loss_config.identification == "softmax":
+    if kind == "softmax":
         return losses.softmax_cross_entropy_with_integer_labels(outputs.logits, labels)
     return losses.margin_softmax_loss(
-        outputs.cosines,
-        labels,
-        kind=loss_config.identification,
-        scale=loss_config.margin_scale,
-        margin=loss_config.margin,
+        outputs.cosines, labels, kind=kind, scale=scale, margin=margin
     )
 
 

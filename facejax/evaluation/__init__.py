@@ -7,6 +7,8 @@
 * ``similarity``: cosine similarity of recognition features.
 * ``verification``: LFW 10-fold accuracy, ROC, AUC, EER, TAR at FAR.
 * ``identification``: closed-set rank-k accuracy and CMC.
+* ``consistency``: identity consistency, the spread of one person's reconstructed identity
+  shapes against the spread between people (overall and by yaw difference).
 * ``report``: ``metrics.json`` and markdown tables (mean ± std over seeds).
 
 Shape, landmark, pose and similarity functions are JAX (``jit``/``vmap``/``grad``, per-element
@@ -16,6 +18,7 @@ in float64. Definitions, and the published protocol each follows, are in
 ``facejax.data.protocols``.
 """
 
+from facejax.evaluation.consistency import identity_consistency
 from facejax.evaluation.identification import (
     cmc_curve,
     identification_metrics,
@@ -57,6 +60,7 @@ __all__ = [
     "roc_curve",
     "tar_at_far",
     "verification_metrics",
+    "identity_consistency",
     "cmc_curve",
     "identification_metrics",
     "identification_ranks",

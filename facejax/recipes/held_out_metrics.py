@@ -109,10 +109,12 @@ def recognition_metrics(features, data, metadata) -> dict:
 
 
 def landmark_nme_by_yaw(nme, yaw_radians) -> dict[str, float]:
-    """``landmark_nme_yaw_{0_30,30_60,60_90}``, their mean ``landmark_nme_yaw_balanced`` and
-    the face counts ``landmark_nme_count_*``, from per-face NME ``[N]`` and the ground-truth yaw
-    ``[N]`` in radians (:func:`facejax.evaluation.nme_by_yaw`; an empty bin gives NaN)."""
+    """``landmark_nme_yaw_{0_30,30_60,60_90}``, the mean of the three bins
+    ``landmark_nme_yaw_balanced`` (AFLW2000-3D's "Mean") and the face counts
+    ``landmark_nme_count_*``, from per-face NME ``[N]`` and the ground-truth yaw ``[N]`` in
+    radians (:func:`facejax.evaluation.nme_by_yaw`; an empty bin gives NaN)."""
     by_yaw = evaluation.nme_by_yaw(nme, np.rad2deg(np.asarray(yaw_radians, np.float64)))
+    by_yaw["yaw_balanced"] = by_yaw.pop("balanced")
     return {f"landmark_nme_{k}": v for k, v in by_yaw.items() if k != "all"}
 
 
@@ -143,4 +145,40 @@ def pose_error_metrics(
         errors = evaluation.pose_error_degrees(prediction, true, convention=true_convention)
         for name, value in errors._asdict().items():
             metrics[f"pose_error_{name}{suffix}_degrees"] = float(np.mean(np.asarray(value)))
+    return metrics
+
+
+def identity_consistency_metrics(model3d, identity_shape, data) -> dict[str, float]:
+    """Identity consistency of predicted neutral shapes over the split's people
+    (:func:`facejax.evaluation.identity_consistency` on the face region, each shape aligned
+    onto the mean face by a similarity), under ``identity_consistency_*`` names.
+
+    With the true ``pose`` in ``data``, the same-person pairs are also grouped by their yaw
+    difference (``identity_consistency_ratio_yaw_45_180``, ...). Beside them,
+    ``identity_consistency_between_true_mm``: the spread between people of the true neutral
+    shapes (a prediction that collapses people towards the mean face has a smaller
+    ``between``).
+
+    Args:
+      model3d: the morphable model (its face mask and mean shape).
+      identity_shape: ``[N, V, 3]`` predicted neutral shapes (mm).
+      data: the split's arrays with ``identity`` (and ``identity_coeffs`` for the true spread,
+        ``pose`` for the yaw groups).
+    """
+    regions = baselines.shape_regions(model3d)
+    weights = regions.get("face")
+    reference = np.asarray(model3d.mean_shape)
+    yaw = np.rad2deg(data["pose"][:, 1]) if "pose" in data else None
+    consistency = evaluation.identity_consistency(
+        identity_shape, data["identity"], weights=weights, yaw_degrees=yaw, reference=reference
+    )
+    metrics = {f"identity_consistency_{k}": v for k, v in consistency.items()}
+    if "identity_coeffs" in data:
+        true_shapes = jax.jit(jax.vmap(morphable.shape, in_axes=(None, 0)))(
+            model3d, jnp.asarray(data["identity_coeffs"])
+        )
+        true = evaluation.identity_consistency(
+            true_shapes, data["identity"], weights=weights, reference=reference
+        )
+        metrics["identity_consistency_between_true_mm"] = true["between_mm"]
     return metrics

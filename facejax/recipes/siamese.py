@@ -99,16 +99,20 @@ def identity_code(outputs: nn.SiameseOutputs, model3d, on: str):
     weights = face_region_weights(model3d)  # [V]
     count = jnp.sum(weights)
 
-    def radius(points):  # [..., V, 3] -> centred points and their RMS distance from the centre
-        centre = jnp.sum(points * weights[:, None], axis=-2, keepdims=True) / count
-        centred = (points - centre) * weights[:, None]
-        return centred, jnp.sqrt(jnp.sum(jnp.square(centred), axis=(-2, -1)) / count)
+    def centred_and_size(points):  # [V, 3] -> face-region points about their centre, RMS radius
+        centre = jnp.sum(points * weights[:, None], axis=0) / count
+        centred = (points - centre[None, :]) * weights[:, None]
+        return centred, geometry.safe_norm(centred.reshape(-1)) / jnp.sqrt(count)
 
-    centred, size = radius(outputs.identity_shape)
-    _, mean_size = radius(model3d.mean_shape)
-    scaled = centred * (mean_size / jnp.maximum(size, 1e-6))[:, None, None]
-    # Divided by sqrt(face vertices): a Euclidean distance between codes is an RMS in mm.
-    return scaled.reshape(scaled.shape[0], -1) / jnp.sqrt(count)
+    _, mean_size = centred_and_size(model3d.mean_shape)
+
+    def code(points):
+        centred, size = centred_and_size(points)
+        # At the mean face's size, divided by sqrt(face vertices): a Euclidean distance between
+        # two codes is the RMS vertex distance in mm.
+        return (centred * (mean_size / jnp.maximum(size, 1e-6))).reshape(-1) / jnp.sqrt(count)
+
+    return jax.vmap(code)(outputs.identity_shape)
 
 
 def _both(batch, name):
@@ -205,14 +209,16 @@ def evaluate_split(net, variables, model3d, source, metadata, config, mean_ident
     yaw bin and the head-pose error in degrees when it has the true ``pose`` (compared in the
     dataset's ``metadata["pose_convention"]``); verification and rank-1 from the identity
     coefficients, beside chance, when its metadata has the protocols (``verification_pairs``,
-    ``identification``).
+    ``identification``); identity consistency of the predicted neutral shapes (overall and by
+    yaw difference) when it has identity labels.
     """
     available = set(source[0])
     coefficients = {"identity_coeffs", "expression_coeffs"} <= available
     recognition = "verification_pairs" in metadata and "identification" in metadata
     wanted = ["image", "landmarks", "landmark_visibility"]
     wanted += ["identity_coeffs", "expression_coeffs"] if coefficients else []
-    wanted += ["identity", "image_path"] if recognition else []
+    wanted += ["identity"] if "identity" in available else []
+    wanted += ["image_path"] if recognition else []
     wanted += ["pose"] if "pose" in available else []
     data = datasets.read_split(source, tuple(wanted))
     features, identity_shape, shape, landmarks, angles = predict(
@@ -236,6 +242,8 @@ def evaluate_split(net, variables, model3d, source, metadata, config, mean_ident
                 true_convention=metadata.get("pose_convention", "xyz"),
             )
         )
+    if "identity" in data and np.any(data["identity"] >= 0):
+        metrics.update(held_out_metrics.identity_consistency_metrics(model3d, identity_shape, data))
     if recognition:
         metrics.update(held_out_metrics.recognition_metrics(features, data, metadata))
     metrics["num_test_images"] = len(data["image"])

@@ -12,11 +12,10 @@ the markdown table of the mean and standard deviation over seeds of every metric
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from facejax.cli import main as facejax_main
-from facejax.evaluation import format_table
+from facejax.evaluation import ablation_runs, format_table
 
 CONFIG = str(Path(__file__).with_name("config.py")) + ":small"
 
@@ -49,20 +48,15 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args()
 
-    rows = []
-    for variant in args.variants:
-        for seed in args.seeds:
-            workdir = Path(args.workdir) / variant.replace(", ", "_").replace(" ", "_") / str(seed)
-            metrics_file = workdir / "metrics.json"
-            if not metrics_file.exists():
-                sets = [*args.set, *VARIANTS[variant], f"seed={seed}", "progress=False"]
-                argv = ["train", "--config", CONFIG, "--workdir", str(workdir)]
-                for item in sets:
-                    argv += ["--set", item]
-                if facejax_main(argv) != 0:
-                    raise SystemExit(f"run failed: {' '.join(argv)}")
-            metrics = json.loads(metrics_file.read_text())["metrics"]
-            rows.append({"variant": variant, "seed": seed, **metrics})
+    def train(overrides, workdir):
+        argv = ["train", "--config", CONFIG, "--workdir", str(workdir)]
+        for item in [*args.set, *overrides, "progress=False"]:
+            argv += ["--set", item]
+        if facejax_main(argv) != 0:
+            raise SystemExit(f"run failed: {' '.join(argv)}")
+
+    variants = {name: VARIANTS[name] for name in args.variants}
+    rows = ablation_runs(args.workdir, variants, args.seeds, train)
     print(format_table(rows, COLUMNS, group_by="variant", digits=3))
 
 

@@ -11,11 +11,9 @@ the markdown table of the mean and standard deviation over seeds of every metric
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from facejax.cli import main as facejax_main
-from facejax.evaluation import ablation_runs, format_table
+from facejax.cli.ablation import run_ablation
 
 CONFIG = str(Path(__file__).with_name("config.py")) + ":small"
 
@@ -41,23 +39,7 @@ COLUMNS = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    args = parser.parse_args()
-
-    def train(overrides, workdir):
-        argv = ["train", "--config", CONFIG, "--workdir", str(workdir)]
-        for item in [*args.set, *overrides, "progress=False"]:
-            argv += ["--set", item]
-        if facejax_main(argv) != 0:
-            raise SystemExit(f"run failed: {' '.join(argv)}")
-
-    variants = {name: VARIANTS[name] for name in args.variants}
-    rows = ablation_runs(args.workdir, variants, args.seeds, train)
-    print(format_table(rows, COLUMNS, group_by="variant", digits=3))
+    run_ablation(CONFIG, VARIANTS, COLUMNS, description=__doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from facejax.nn.disentangle import (
     identity_feature,
 )
 from facejax.nn.encoders import ENCODERS, create_encoder
-from facejax.nn.heads import SMALL_INIT, ParamHead, PoseHead
+from facejax.nn.heads import SMALL_INIT, ParamHead, PoseHead, classifier_scores
 from facejax.nn.pose import (
     DEFAULT_FILL,
     POSE_CODE_SIZE,
@@ -68,6 +68,7 @@ __all__ = [
     "SpatialCNN",
     "WeakPerspectivePose",
     "basis_kernel",
+    "classifier_scores",
     "basis_rms",
     "create_encoder",
     "face_frame",

@@ -23,7 +23,8 @@ import flax.linen as nn
 import jax
 from flax import struct
 
-from facejax import geometry, morphable
+from facejax import morphable
+from facejax.nn.heads import classifier_scores
 from facejax.nn.pose import DEFAULT_FILL, WeakPerspectivePose
 from facejax.nn.regressor import FaceParamRegressor
 
@@ -96,9 +97,7 @@ class SiameseFaceModel(nn.Module):
         weights = self.param(
             "classifier", nn.initializers.lecun_normal(), (identity.shape[-1], self.num_classes)
         )
-        cosines = geometry.safe_normalize(identity, axis=-1) @ geometry.safe_normalize(
-            weights, axis=0
-        )
+        logits, cosines = classifier_scores(identity, weights)
         landmarks_3d = jax.vmap(morphable.landmarks, in_axes=(None, 0))(model, shape)
         return SiameseOutputs(
             params=params,
@@ -107,7 +106,7 @@ class SiameseFaceModel(nn.Module):
             identity_shape=identity_shape,
             shape=shape,
             landmarks_2d=regressed.pose.project(landmarks_3d)[..., :2],
-            logits=identity @ weights,
+            logits=logits,
             cosines=cosines,
             pose=regressed.pose,
         )

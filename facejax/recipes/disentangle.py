@@ -20,7 +20,6 @@ and recognition from the identity feature (LFW-protocol verification, rank-1 ide
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,14 +27,11 @@ import numpy as np
 
 from facejax import evaluation, morphable, nn
 from facejax.formats import load_model
-from facejax.recipes import datasets, held_out_metrics, joint_losses
+from facejax.recipes import datasets, held_out_metrics, joint_losses, networks, photos
 from facejax.recipes.joint_losses import identification_loss, make_shape_loss, target_shapes
 from facejax.train import (
-    batch_axis_name,
     cast_images,
-    compute_dtype,
     eval_variables,
-    restore_variables,
     run_training,
 )
 
@@ -53,15 +49,8 @@ EVAL_FEATURES = TRAIN_FEATURES + ("image_path",)
 def create_network(config, model3d: morphable.MorphableModel, num_classes: int):
     """The disentangled encoder-decoder of ``config.model`` for ``num_classes`` subjects."""
     m = config.model
-    kwargs: dict[str, Any] = {"dtype": compute_dtype(config.precision)}
-    kwargs["axis_name"] = batch_axis_name(config.parallelism)
-    if m.encoder.startswith("resnet"):
-        kwargs["num_filters"] = m.num_filters
-    else:  # the small and spatial CNNs
-        kwargs["widths"] = tuple(m.get("width", 32) * 2**i for i in range(4))
-    encoder = nn.create_encoder(m.encoder, **kwargs)
     return nn.DisentangledFaceModel(
-        encoder,
+        networks.create_encoder(config),
         identity_dim=m.identity_dim or model3d.num_identity,
         residual_dim=m.residual_dim or model3d.num_expression,
         num_classes=num_classes,
@@ -175,7 +164,6 @@ def train_and_evaluate(config, workdir) -> dict:
     train_source = builder.as_data_source("train")
     test_source = builder.as_data_source("test")
     mean_identity = datasets.mean_identity_coeffs(train_source)
-    size = config.data.image_size
     augment = None
     if config.data.color_jitter > 0:
         # Flips and crops would move the coefficients' shapes away from their targets.
@@ -183,9 +171,6 @@ def train_and_evaluate(config, workdir) -> dict:
             crop_scale=(1.0, 1.0), max_shift=0.0, flip_prob=0.0,
             color_jitter=config.data.color_jitter,
         )  # fmt: skip
-
-    def init_fn(rng):
-        return net.init(rng, jnp.zeros((1, size, size, 3), jnp.float32), model3d, train=False)
 
     def train_data():
         loader = make_loader(
@@ -212,7 +197,7 @@ def train_and_evaluate(config, workdir) -> dict:
     run_training(
         config,
         workdir,
-        init_fn=init_fn,
+        init_fn=networks.make_init_fn(net, model3d, config.data.image_size),
         loss_fn=make_loss_fn(net, model3d, config),
         train_data=train_data,
         eval_fn=eval_fn,
@@ -227,18 +212,7 @@ def train_and_evaluate(config, workdir) -> dict:
 def restore(config, workdir):
     """``(net, variables, model3d, step)`` of the latest checkpoint in ``workdir`` (EMA
     parameters when the run kept them)."""
-    model3d = morphable.to_device(load_model(config.model3d))
-    num_classes = config.model.get("num_classes", 0)
-    if not num_classes:  # a run saved before the config recorded it: count the people
-        num_classes = datasets.num_train_classes(datasets.prepare_dataset(config)[1])
-    net = create_network(config, model3d, num_classes=num_classes)
-    size = config.data.image_size
-
-    def init_fn(rng):
-        return net.init(rng, jnp.zeros((1, size, size, 3), jnp.float32), model3d, train=False)
-
-    variables, step = restore_variables(config, workdir, init_fn)
-    return net, variables, model3d, step
+    return networks.restore(config, workdir, create_network)
 
 
 def evaluate(config, workdir) -> dict:
@@ -272,17 +246,14 @@ def load_predictor(config, workdir):
     @jax.jit
     def forward(variables, images):
         out = net.apply(variables, cast_images(images, config.precision), model3d, train=False)
-        lmk3 = jax.vmap(morphable.landmarks, in_axes=(None, 0))(model3d, out.shape)
-        return {
-            "shape": out.shape,
-            "identity_shape": out.identity_shape,
-            "screen_vertices": out.pose.project(out.shape),
-            "landmarks_2d": out.landmarks_2d,
-            "landmarks_3d": lmk3,
-            "angles": out.pose.angles,
-            "scale": out.pose.scale,
-            "embedding": nn.identity_feature(out, feature),
-        }
+        return photos.predictor_outputs(
+            model3d,
+            shape=out.shape,
+            identity_shape=out.identity_shape,
+            landmarks_2d=out.landmarks_2d,
+            pose=out.pose,
+            embedding=nn.identity_feature(out, feature),
+        )
 
     def predict(images):
         return jax.tree.map(np.asarray, forward(variables, np.asarray(images)))

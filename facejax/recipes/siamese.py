@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +40,7 @@ import numpy as np
 
 from facejax import evaluation, geometry, losses, morphable, nn
 from facejax.formats import load_model
-from facejax.recipes import datasets, held_out_metrics
+from facejax.recipes import datasets, held_out_metrics, networks, photos
 from facejax.recipes.joint_losses import (
     face_region_weights,
     identification_loss,
@@ -50,11 +49,8 @@ from facejax.recipes.joint_losses import (
     target_shapes,
 )
 from facejax.train import (
-    batch_axis_name,
     cast_images,
-    compute_dtype,
     eval_variables,
-    restore_variables,
     run_training,
 )
 
@@ -70,19 +66,14 @@ PAIR_FEATURES = tuple(f"{name}_{side}" for name in IMAGE_FEATURES for side in "a
 CONTRASTIVE_CODES = ("coefficients", "shape")
 
 
-def create_network(config, num_classes: int) -> nn.SiameseFaceModel:
-    """The Siamese regressor of ``config.model`` for ``num_classes`` training subjects."""
-    m = config.model
-    kwargs: dict[str, Any] = {"dtype": compute_dtype(config.precision)}
-    kwargs["axis_name"] = batch_axis_name(config.parallelism)
-    if m.encoder.startswith("resnet"):
-        kwargs["num_filters"] = m.num_filters
-    else:  # the small and spatial CNNs
-        kwargs["widths"] = tuple(m.get("width", 32) * 2**i for i in range(4))
+def create_network(config, model3d, num_classes: int) -> nn.SiameseFaceModel:
+    """The Siamese regressor of ``config.model`` for ``num_classes`` training subjects
+    (``model3d`` unused: the numbers of coefficients are read at call time)."""
+    del model3d
     return nn.SiameseFaceModel(
-        nn.create_encoder(m.encoder, **kwargs),
+        networks.create_encoder(config),
         num_classes=num_classes,
-        hidden=tuple(m.hidden),
+        hidden=tuple(config.model.hidden),
     )
 
 
@@ -292,13 +283,6 @@ def _pair_loader(config, train_source, workdir):
     )
 
 
-def _init_fn(net, model3d, size):
-    def init_fn(rng):
-        return net.init(rng, jnp.zeros((1, size, size, 3), jnp.float32), model3d, train=False)
-
-    return init_fn
-
-
 def _metadata(config, **extra) -> dict:
     return {"recipe": "siamese", "variant": config.variant, **extra}
 
@@ -312,7 +296,7 @@ def train_and_evaluate(config, workdir) -> dict:
     # Recorded in the config saved beside the checkpoints, so a predictor can rebuild the
     # network without the dataset.
     config.model.num_classes = datasets.num_train_classes(metadata)
-    net = create_network(config, num_classes=config.model.num_classes)
+    net = create_network(config, model3d, num_classes=config.model.num_classes)
     train_source = builder.as_data_source("train")
     test_source, test_metadata = _test_split(config, builder, metadata)
     mean_identity = datasets.mean_identity_coeffs(train_source)
@@ -339,7 +323,7 @@ def train_and_evaluate(config, workdir) -> dict:
     run_training(
         config,
         workdir,
-        init_fn=_init_fn(net, model3d, config.data.image_size),
+        init_fn=networks.make_init_fn(net, model3d, config.data.image_size),
         loss_fn=make_loss_fn(net, model3d, config),
         train_data=train_data,
         eval_fn=eval_fn,
@@ -352,14 +336,7 @@ def train_and_evaluate(config, workdir) -> dict:
 def restore(config, workdir):
     """``(net, variables, model3d, step)`` of the latest checkpoint in ``workdir`` (EMA
     parameters when the run kept them)."""
-    model3d = morphable.to_device(load_model(config.model3d))
-    num_classes = config.model.get("num_classes", 0)
-    if not num_classes:  # a config that training did not write: count the people
-        num_classes = datasets.num_train_classes(datasets.prepare_dataset(config)[1])
-    net = create_network(config, num_classes=num_classes)
-    init_fn = _init_fn(net, model3d, config.data.image_size)
-    variables, step = restore_variables(config, workdir, init_fn)
-    return net, variables, model3d, step
+    return networks.restore(config, workdir, create_network)
 
 
 def evaluate(config, workdir) -> dict:
@@ -390,17 +367,14 @@ def load_predictor(config, workdir):
     @jax.jit
     def forward(variables, images):
         out = net.apply(variables, cast_images(images, config.precision), model3d, train=False)
-        lmk3 = jax.vmap(morphable.landmarks, in_axes=(None, 0))(model3d, out.shape)
-        return {
-            "shape": out.shape,
-            "identity_shape": out.identity_shape,
-            "screen_vertices": out.pose.project(out.shape),
-            "landmarks_2d": out.landmarks_2d,
-            "landmarks_3d": lmk3,
-            "angles": out.pose.angles,
-            "scale": out.pose.scale,
-            "embedding": out.identity_coeffs,
-        }
+        return photos.predictor_outputs(
+            model3d,
+            shape=out.shape,
+            identity_shape=out.identity_shape,
+            landmarks_2d=out.landmarks_2d,
+            pose=out.pose,
+            embedding=out.identity_coeffs,
+        )
 
     def predict(images):
         return jax.tree.map(np.asarray, forward(variables, np.asarray(images)))

@@ -120,7 +120,7 @@ def _pair_batch(model3d, pairs: int, size: int, *, same_images: bool):
 def test_loss_terms_and_the_zero_weight_variant(model3d):
     without_config = load_config(CONFIG, ["loss.w_contrastive=0"])
     with_config = load_config(CONFIG, ["loss.w_contrastive=2.5"])
-    net = siamese.create_network(without_config, num_classes=3)
+    net = siamese.create_network(without_config, model3d, num_classes=3)
     size = without_config.data.image_size
     variables = net.init(jax.random.key(0), jnp.zeros((1, size, size, 3)), model3d, train=False)
     params, batch_stats = variables["params"], variables["batch_stats"]

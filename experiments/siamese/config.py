@@ -13,7 +13,8 @@ Run (a variant after the colon; ``--set`` overrides any field):
 Variants:
   smoke: CPU, about a minute; the embedded small model, the tiny synthetic faces (built on
     the fly into the data dir if missing), a narrow spatial CNN.
-  small: CPU, about 15 minutes on 2 CPU cores; the embedded model, the 64x64 synthetic faces
+  small: CPU, sized as the disentangle small (same images a step, same steps: about 10-15
+    minutes on 2 quiet CPU cores; README, *Speed*); the embedded model, the 64x64 synthetic faces
     ``small`` 1.1.0 (1,500 train people x 4 images), the spatial CNN; 16 pairs (32 images) a
     step, the images a step of the disentangle recipe's small variant.
   full: GPU/TPU; ResNet-50 in bfloat16 at 112x112 on 300W-LP (the profile-synthesised views of
@@ -61,7 +62,10 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
             {
                 "positive_fraction": 0.5,
                 "pose_candidates": 4,  # k: positives across poses; 1 = a uniform partner
-                "num_pairs": 0,  # 0 -> one pair per labelled training image (an "epoch")
+                # Pair i is a pure function of (seed, i): a source longer than a run draws makes
+                # every pair of the run a new one (0 -> one pair per training image, repeated
+                # each epoch in a new order).
+                "num_pairs": 1_000_000,
             }
         )
         config.model = ml_collections.ConfigDict(

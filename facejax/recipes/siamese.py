@@ -355,12 +355,9 @@ def evaluate(config, workdir) -> dict:
 def load_predictor(config, workdir):
     """A function from face crops ``[B, S, S, 3]`` uint8 to numpy predictions, and the model.
 
-    Returns ``(predict, model3d)``; ``predict(images)`` gives what the disentangle recipe's
-    predictor gives (``facejax reconstruct`` writes it): ``shape`` and ``identity_shape``
-    ``[B, V, 3]`` (mm, model frame), ``screen_vertices`` ``[B, V, 3]`` (crop pixels and depth),
-    ``landmarks_2d`` ``[B, 68, 2]`` (crop pixels), ``landmarks_3d`` ``[B, 68, 3]`` (mm, model
-    frame), ``angles`` ``[B, 3]`` (radians, ``"xyz"``), ``scale`` ``[B]`` (px/mm) and
-    ``embedding`` ``[B, Ki]`` (the identity coefficients).
+    Returns ``(predict, model3d)``; ``predict(images)`` gives the arrays of
+    :func:`facejax.recipes.photos.predictor_outputs` (what ``facejax reconstruct`` writes), as
+    numpy, with the identity coefficients ``[B, Ki]`` as the ``embedding``.
     """
     net, variables, model3d, _ = restore(config, workdir)
 

@@ -1,5 +1,10 @@
 """The ``facejax`` command. Each subcommand lives in its own module of this package and
-registers itself through ``add_parser(subparsers)``; ``main`` only dispatches."""
+registers itself through ``add_parser(subparsers)``; ``main`` only dispatches.
+
+Expected failures (a bad file or argument, a write that fails, a damaged checkpoint, a result
+with NaN) end in one line on stderr, ``facejax COMMAND: error: ...`` naming the file or the
+option, and exit code 2; a traceback means a bug.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from facejax.formats.load import LoadOptionError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (FileNotFoundError, ValueError) as err:
-        # Loader and argument errors already name the file and the problem: no traceback.
+    except LoadOptionError as err:
+        # The library's message names Python keywords (format=); here they are --format.
+        print(f"facejax {args.command}: error: {err.command_line_message()}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, FloatingPointError) as err:
+        # Loader, argument and write errors name the file and the problem (an OSError's
+        # filename is part of its text): no traceback.
         print(f"facejax {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -15,9 +15,12 @@ Writes into DIR:
 The work is the library's: ``facejax.fitting.fit_person`` fits, ``facejax.fitting.write_fit``
 writes; this module parses the arguments, reads the inputs and prints.
 
-A bad input (missing or unreadable image, landmark file with a wrong count, missing or NaN
-points) is reported by name on stderr, nothing is written for it, the others are fitted, and the
-exit code is 1.
+A bad input (missing or unreadable image, an image over the pixel limit, landmark file with a
+wrong count, missing or NaN points, landmarks that mostly lie outside the image) is reported by
+name on stderr, nothing is written for it, the others are fitted, and the exit code is 1.
+
+DIR must be new or empty unless ``--force`` (facejax.cli.out_folder); ``--focal`` is a finite
+number of pixels in (0, 1e6].
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ import os
 import sys
 
 import numpy as np
+
+from facejax.cli.options import float_in, int_in
+from facejax.cli.out_folder import check_out_folder
+
+MAX_FOCAL_PX = 1e6
 
 
 def add_parser(subparsers) -> None:
@@ -45,10 +53,17 @@ def add_parser(subparsers) -> None:
         "--detect, an image alone",
     )
     parser.add_argument("--model", required=True, help="model file, or 'synthetic'")
-    parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    parser.add_argument(
+        "--out", required=True, help="output folder (created if needed; new or empty)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="write into an --out folder that holds files"
+    )
     parser.add_argument("--format", default=None, help="model format when the file does not tell")
     parser.add_argument("--optimizer", choices=("adam", "lbfgs"), default="lbfgs")
-    parser.add_argument("--steps", type=int, default=None, help="optimizer iterations")
+    parser.add_argument(
+        "--steps", type=int_in(1, 100_000), default=None, help="optimizer iterations"
+    )
     parser.add_argument(
         "--camera",
         choices=("perspective", "weak_perspective"),
@@ -57,13 +72,16 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--focal",
-        type=float,
+        type=float_in(0.0, MAX_FOCAL_PX, low_open=True),
         default=None,
-        help="focal length in pixels (default 1015/224 x the longer image side)",
+        help="focal length in pixels, in (0, 1e6] (default 1015/224 x the longer image side)",
     )
     parser.add_argument("--photometric", action="store_true", help="refine on the pixels")
     parser.add_argument(
-        "--photometric-size", type=int, default=128, help="side of the photometric fit (px)"
+        "--photometric-size",
+        type=int_in(16, 1024),
+        default=128,
+        help="side of the photometric fit (px, 16 to 1024)",
     )
     parser.add_argument("--overlay", choices=("shaded", "wireframe"), default="shaded")
     parser.add_argument(
@@ -90,8 +108,7 @@ def run(args) -> int:
     from facejax import fitting, morphable
     from facejax.formats import load_model
 
-    if args.steps is not None and args.steps < 1:
-        raise ValueError(f"--steps {args.steps}: must be >= 1")
+    check_out_folder(args.out, force=args.force)  # before the fit, not after it
     model = morphable.to_device(load_model(args.model, format=args.format))
     fitting.landmark_model(model)  # a model without landmarks fails here, with its name
 

@@ -2,6 +2,12 @@
 
 The work is the library's (``facejax.recipes.photos``: crops, batched predictions, the files);
 this module parses the arguments, reads the photos and prints.
+
+Each result is reported with the RMS contrast of the crop the network saw
+(facejax.data.image_contrast): a batch user can filter on it. A flat crop (contrast under
+``FLAT_CONTRAST``: a blank or uniform photo) holds no face and is skipped like an unreadable
+photo, not reconstructed into a confident one. ``OUT/reconstruct.json`` lists every photo with
+its contrast, output stem or error.
 """
 
 from __future__ import annotations
@@ -9,6 +15,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+from facejax.cli.options import int_in
+from facejax.cli.out_folder import check_out_folder
+
+SUMMARY_NAME = "reconstruct.json"
 
 
 def add_parser(subparsers) -> None:
@@ -19,13 +30,19 @@ def add_parser(subparsers) -> None:
         "<stem>.obj (the face, mm, model frame), <stem>_identity.obj (its neutral face), "
         "<stem>.json (68 landmarks in the photo's pixels and in 3D, pose in degrees), "
         "<stem>_embedding.npy (the identity feature) and <stem>_overlay.png (the crop the "
-        "network saw, with the face and landmarks drawn). A photo that cannot be read is "
-        "reported by name and the others go on.",
+        "network saw, with the face and landmarks drawn), and reconstruct.json (each photo's "
+        "crop contrast, outputs or error). A photo that cannot be read, is over the pixel "
+        "limit or is flat (no contrast) is reported by name and the others go on.",
     )
     parser.add_argument("--workdir", required=True, help="run folder written by facejax train")
     parser.add_argument("images", nargs="+", metavar="IMG", help="photos (any Pillow format)")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--batch-size", type=int, default=16, help="photos per batch")
+    parser.add_argument("--out", required=True, help="output folder (new or empty)")
+    parser.add_argument(
+        "--force", action="store_true", help="write into an --out folder that holds files"
+    )
+    parser.add_argument(
+        "--batch-size", type=int_in(1, 1024), default=16, help="photos per batch (1 to 1024)"
+    )
     parser.add_argument(
         "--detect",
         action="store_true",
@@ -39,9 +56,12 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     import ml_collections
 
+    from facejax.data.image_contrast import FLAT_CONTRAST, rms_contrast
     from facejax.formats import read_image
+    from facejax.formats.atomic_files import write_text_atomic
     from facejax.recipes import get_recipe, photos
 
+    out = check_out_folder(args.out, force=args.force)
     path = Path(args.workdir) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not a facejax training run (no config.json)")
@@ -52,18 +72,40 @@ def run(args) -> int:
     predict, model3d = recipe.load_predictor(config, args.workdir)
     size = int(config.data.image_size)
 
-    crops, failed = [], []
+    crops, contrasts, failed = [], [], []
     for name in args.images:
         try:
-            crops.append((Path(name), *photos.crop_photo(read_image(name), size, args.detect)))
+            crop, transform = photos.crop_photo(read_image(name), size, args.detect)
+            contrast = rms_contrast(crop)
+            if contrast < FLAT_CONTRAST:
+                raise ValueError(
+                    f"{name}: flat image (crop contrast {contrast:.4f} < {FLAT_CONTRAST}): "
+                    f"no face to reconstruct"
+                )
         except (OSError, ValueError) as err:
-            failed.append(name)
+            failed.append({"image": name, "error": str(err)})
             print(f"facejax reconstruct: skipped {name}: {err}", file=sys.stderr)
+            continue
+        crops.append((Path(name), crop, transform))
+        contrasts.append(contrast)
 
     written = photos.write_reconstructions(
-        predict, model3d, crops, args.out, batch_size=args.batch_size, mesh_format=args.format
+        predict, model3d, crops, out, batch_size=args.batch_size, mesh_format=args.format
     )
-    for (name, _, _), stem in zip(crops, written, strict=True):
-        print(f"{name}: wrote {stem}.{args.format} and its landmarks, pose, embedding, overlay")
-    print(f"reconstructed {len(crops)} of {len(args.images)} photos into {args.out}")
+    results = []
+    for (name, _, _), stem, contrast in zip(crops, written, contrasts, strict=True):
+        results.append({"image": str(name), "output": Path(stem).name, "contrast": contrast})
+        print(
+            f"{name}: contrast {contrast:.3f}; wrote {stem}.{args.format} and its landmarks, "
+            f"pose, embedding, overlay"
+        )
+    summary = {
+        "contrast": "RMS contrast of the crop the network saw, 0 to 0.5 (faces: about 0.1 to "
+        "0.3); see facejax.data.image_contrast",
+        "results": results,
+        "failed": failed,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / SUMMARY_NAME, json.dumps(summary, indent=1))
+    print(f"reconstructed {len(crops)} of {len(args.images)} photos into {out}")
     return 1 if failed else 0

@@ -1,4 +1,10 @@
-"""``facejax render MODEL --out face.png``: a picture of a morphable model."""
+"""``facejax render MODEL --out face.png``: a picture of a morphable model.
+
+Numbers are checked before anything is drawn: angles finite (reduced to [-180, 180] degrees),
+expression coefficients finite and within :data:`EXPRESSION_LIMIT` standard deviations, at most
+:data:`MAX_VIEWS` turntable views and a strip at most :data:`MAX_STRIP_WIDTH` pixels wide. A
+picture in which the face covers no pixel (or holds NaN) is an error and is not written.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from facejax.cli.options import angle_degrees, int_in
+
 # Part of the image height the model's bounding box takes up.
 FILL = 0.85
+# Coefficients are in standard deviations of the model's prior; beyond 5 the linear model no
+# longer describes a face (self-intersections, a jaw through the skull).
+EXPRESSION_LIMIT = 5.0
+MAX_VIEWS = 180  # one per degree of the turntable's 180-degree sweep
+MAX_STRIP_WIDTH = 16384  # pixels: e.g. 64 views of 256, 4 of 4096
 
 
 def add_parser(subparsers) -> None:
@@ -23,25 +36,28 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
     parser.add_argument("--random", action="store_true", help="random identity and albedo")
     parser.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
-    parser.add_argument("--yaw", type=float, default=0.0, help="yaw in degrees (+ turns right)")
-    parser.add_argument("--pitch", type=float, default=0.0, help="pitch in degrees")
-    parser.add_argument("--roll", type=float, default=0.0, help="roll in degrees")
+    parser.add_argument(
+        "--yaw", type=angle_degrees, default=0.0, help="yaw in degrees (+ turns right)"
+    )
+    parser.add_argument("--pitch", type=angle_degrees, default=0.0, help="pitch in degrees")
+    parser.add_argument("--roll", type=angle_degrees, default=0.0, help="roll in degrees")
     parser.add_argument(
         "--expression",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="expression coefficient in standard deviations, by name (e.g. jaw_open=1.5) or "
-        "index (e.g. 3=-1); repeatable",
+        help="expression coefficient in standard deviations (within +-5), by name (e.g. "
+        "jaw_open=1.5) or index (e.g. 3=-1); repeatable",
     )
     parser.add_argument(
         "--turntable",
-        type=int,
+        type=int_in(1, MAX_VIEWS),
         nargs="?",
         const=7,
         default=None,
         metavar="N",
-        help="write a strip of N views (default 7) from yaw -90 to +90 degrees",
+        help=f"write a strip of N views (default 7, at most {MAX_VIEWS}) from yaw -90 to +90 "
+        "degrees",
     )
     parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     parser.set_defaults(run=run)
@@ -58,6 +74,11 @@ def parse_expression(items: list[str], names: tuple[str, ...], count: int) -> di
             number = float(value)
         except ValueError:
             raise ValueError(f"--expression {item!r}: {value!r} is not a number") from None
+        if not abs(number) <= EXPRESSION_LIMIT:  # also refuses NaN
+            raise ValueError(
+                f"--expression {item!r}: must be a finite number of standard deviations in "
+                f"[-{EXPRESSION_LIMIT:g}, {EXPRESSION_LIMIT:g}]"
+            )
         if name in names:
             index = names.index(name)
         elif name.isdigit() and int(name) < count:
@@ -102,9 +123,9 @@ def framed_params(model, size: int, rotation_deg, expression: dict[int, float], 
 
 def run(args) -> int:
     import jax
-    from PIL import Image
+    import jax.numpy as jnp
 
-    from facejax.formats import load_model
+    from facejax.formats import load_model, write_png
     from facejax.morphable import to_device
     from facejax.render.face import render_face, to_uint8
 
@@ -115,26 +136,39 @@ def run(args) -> int:
         raise ValueError(f"{out} exists; pass --force to overwrite it")
     if not 8 <= args.size <= 4096:
         raise ValueError(f"--size {args.size}: must be between 8 and 4096 pixels")
+    if args.turntable is not None and args.turntable * args.size > MAX_STRIP_WIDTH:
+        raise ValueError(
+            f"--turntable {args.turntable} --size {args.size}: the strip would be "
+            f"{args.turntable * args.size} pixels wide, over {MAX_STRIP_WIDTH}; use fewer views "
+            f"or a smaller --size"
+        )
     model = to_device(load_model(args.model, format=args.format))
     expression = parse_expression(args.expression, model.expression_names, model.num_expression)
     key = jax.random.key(args.seed) if args.random else None
-    yaws = [args.yaw] if args.turntable is None else np.linspace(-90, 90, max(args.turntable, 1))
+    yaws = [args.yaw] if args.turntable is None else np.linspace(-90, 90, args.turntable)
     background = np.array([0.82, 0.84, 0.88], np.float32)
     size = args.size
 
     @jax.jit
     def draw(params):
-        return to_uint8(
-            render_face(
-                model, params, size, size, background=background, per_pixel_shading=True
-            ).image
+        rendering = render_face(
+            model, params, size, size, background=background, per_pixel_shading=True
         )
+        usable = jnp.all(jnp.isfinite(rendering.image)) & jnp.any(rendering.mask > 0)
+        return to_uint8(rendering.image), usable
 
-    views = [
-        np.asarray(draw(framed_params(model, size, (args.pitch, yaw, args.roll), expression, key)))
-        for yaw in yaws
-    ]
+    views = []
+    for yaw in yaws:
+        view, usable = draw(
+            framed_params(model, size, (args.pitch, yaw, args.roll), expression, key)
+        )
+        if not bool(usable):  # never a blank picture with success
+            raise ValueError(
+                f"{out}: the face is not in the picture at yaw {yaw:g}, pitch {args.pitch:g}, "
+                f"roll {args.roll:g} (no pixel covered, or NaN); nothing written"
+            )
+        views.append(np.asarray(view))
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.concatenate(views, axis=1)).save(out)
+    write_png(out, np.concatenate(views, axis=1))
     print(f"wrote {out} ({len(views)} view{'s' if len(views) > 1 else ''}, {size}x{size} each)")
     return 0

@@ -58,7 +58,14 @@ def load_config(spec: str, overrides: list[str] = ()):
                 break
         if node is None or leaf not in node:  # a locked ConfigDict would say so less clearly
             raise ValueError(f"--set {item!r}: the config has no field {key!r}")
-        node[leaf] = float(value) if isinstance(node[leaf], float) else value
+        try:
+            node[leaf] = float(value) if isinstance(node[leaf], float) else value
+        except (TypeError, ValueError):  # a locked field keeps its type: say which
+            kind = type(node[leaf]).__name__
+            expected = {"int": "an integer", "float": "a number", "bool": "True or False"}
+            raise ValueError(
+                f"--set {item!r}: {key} must be {expected.get(kind, 'a ' + kind)}, got {text!r}"
+            ) from None
     return config
 
 
@@ -66,6 +73,8 @@ def run(args) -> int:
     from facejax.recipes import get_recipe
     from facejax.train import initialize_distributed
 
+    if Path(args.workdir).exists() and not Path(args.workdir).is_dir():
+        raise ValueError(f"--workdir {args.workdir}: is an existing file, not a folder")
     initialize_distributed()
     config = load_config(args.config, args.set)
     metrics = get_recipe(config.recipe).train_and_evaluate(config, args.workdir)

@@ -26,7 +26,9 @@ Clips (one example per video; ``T`` varies) replace ``image``/``image_path``/``c
 ``landmarks [T, 68, 2]``, ``has_landmarks [T]`` and add ``clip_name``.
 
 Fitted 3DMM parameters (300W-LP, AFLW2000-3D; the synthetic datasets have their own exact
-ones): see :func:`fitted_3dmm_features`. Verification pairs: :func:`image_pair_features`.
+ones): see :func:`fitted_3dmm_features`; as coefficients of a recipe's model
+(``identity_coeffs``, ``expression_coeffs``, ``landmark_visibility``, ...):
+``facejax.data.builders.threeddfa_targets``. Verification pairs: :func:`image_pair_features`.
 """
 
 from __future__ import annotations

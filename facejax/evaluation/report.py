@@ -7,14 +7,13 @@ bin, an accept-nothing threshold) are written as ``null``.
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from facejax import __version__
+from facejax.formats.atomic_files import write_text_atomic
 
 METRICS_FILENAME = "metrics.json"
 
@@ -65,7 +64,8 @@ def metrics_path(path) -> Path:
 def write_metrics(path, metrics: Mapping, *, metadata: Mapping | None = None) -> Path:
     """Writes ``{"metadata": {...}, "metrics": {...}}`` as indented, strict JSON.
 
-    Written to a temporary file and renamed, so a reader never sees half a file.
+    Written to a temporary file and renamed (facejax.formats.atomic_files), so a reader never
+    sees half a file and a failed write keeps the previous one.
 
     Args:
       path: a directory (``metrics.json`` is written in it; created if missing) or a ``.json``
@@ -77,23 +77,20 @@ def write_metrics(path, metrics: Mapping, *, metadata: Mapping | None = None) ->
 
     Returns:
       The path written.
+
+    Raises:
+      ValueError: for empty ``metrics``: an evaluation that measured nothing must not replace
+        a run's results with ``{}``.
     """
     target = metrics_path(path)
+    if not metrics:
+        raise ValueError(f"{target}: no metrics to write (the evaluation returned none); kept")
     target.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "metadata": to_json({"facejax_version": __version__, **dict(metadata or {})}),
         "metrics": to_json(metrics),
     }
-    text = json.dumps(document, indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".metrics-", suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(target, json.dumps(document, indent=2, allow_nan=False) + "\n")
     return target
 
 

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from PIL import Image
 
 from facejax import morphable
 from facejax.fitting.config import FitConfig, PhotometricConfig
 from facejax.fitting.overlay import draw_overlay
 from facejax.fitting.person import PersonImage
 from facejax.fitting.result import FitResult
-from facejax.formats import face_json, write_obj
+from facejax.formats import face_json, write_obj, write_png
+from facejax.formats.atomic_files import write_text_atomic
 from facejax.morphable.model import MorphableModel
 
 # Output names of the person as a whole; an image's stem must not take them.
@@ -73,7 +73,20 @@ def write_fit(
 
     Returns:
       The ``params.json`` content.
+
+    Raises:
+      FloatingPointError: when the fit holds NaN or infinite values (nothing is written).
     """
+    bad = [
+        jax.tree_util.keystr(path)
+        for path, leaf in jax.tree_util.tree_leaves_with_path((result.params, result.landmarks_2d))
+        if np.issubdtype(np.asarray(leaf).dtype, np.floating)
+        and not np.all(np.isfinite(np.asarray(leaf)))
+    ]
+    if bad:
+        raise FloatingPointError(
+            f"{out}: the fit has NaN or infinite values in {', '.join(bad)}; nothing written"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     refined = photometric is not None
@@ -104,7 +117,7 @@ def write_fit(
             style=overlay,
             photometric=refined,
         )
-        Image.fromarray(picture).save(out / f"{stem}_overlay.png")
+        write_png(out / f"{stem}_overlay.png", picture)
         records.append(
             {
                 "image": item.path,
@@ -136,6 +149,5 @@ def write_fit(
         "mean_landmark_error_px": float(np.mean([r["landmark_error_px"] for r in records])),
         "failed": list(failed),
     }
-    with open(out / "params.json", "w") as f:
-        json.dump(summary, f, indent=2)
+    write_text_atomic(out / "params.json", json.dumps(summary, indent=2))
     return summary

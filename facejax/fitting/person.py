@@ -38,13 +38,35 @@ class PersonImage(NamedTuple):
     landmarks: np.ndarray
 
 
+# Landmarks may leave the image a little (a chin cut by the frame); this much of each side.
+LANDMARK_MARGIN = 0.1
+
+
+def check_landmarks_in_image(name, landmarks, height: int, width: int) -> None:
+    """Raises a ValueError naming ``name`` when fewer than half of the ``[N, 2]`` landmarks lie
+    in the ``height x width`` image grown by :data:`LANDMARK_MARGIN` of its size on each side:
+    the landmarks belong to another image (or another resolution of it), and a fit to them would
+    give a confident, meaningless pose."""
+    points = np.asarray(landmarks, np.float64)
+    x, y = points[:, 0], points[:, 1]
+    mx, my = LANDMARK_MARGIN * width, LANDMARK_MARGIN * height
+    inside = (x >= -mx) & (x <= width + mx) & (y >= -my) & (y <= height + my)
+    if inside.mean() < 0.5:
+        raise ValueError(
+            f"{name}: {int((~inside).sum())} of {len(points)} landmarks lie outside the "
+            f"{width}x{height} image (x in [{x.min():.0f}, {x.max():.0f}], y in "
+            f"[{y.min():.0f}, {y.max():.0f}]); landmarks of another image or resolution?"
+        )
+
+
 def read_person_image(image_path: str, landmarks_path: str | None, num_points: int) -> PersonImage:
     """Reads one photo and its landmarks (from ``landmarks_path``, or found by the optional
     detector when it is ``None``) into a :class:`PersonImage`.
 
     Raises:
       FileNotFoundError, ValueError: naming the file (unreadable image, landmark file of the
-        wrong count, no face found, a detector giving another count than the model's).
+        wrong count, landmarks that mostly lie outside the image (:func:`check_landmarks_in_image`),
+        no face found, a detector giving another count than the model's).
       ImportError: ``landmarks_path`` is ``None`` and the ``detect`` extra is not installed.
     """
     from facejax.formats import read_image, read_landmarks
@@ -52,6 +74,7 @@ def read_person_image(image_path: str, landmarks_path: str | None, num_points: i
     image = read_image(image_path)
     if landmarks_path is not None:
         landmarks = read_landmarks(landmarks_path, num_points=num_points)[:, :2]
+        check_landmarks_in_image(landmarks_path, landmarks, image.shape[0], image.shape[1])
         return PersonImage(image_path, landmarks_path, image, landmarks)
     from facejax.face_detection import detect_landmarks
 

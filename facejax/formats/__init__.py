@@ -11,17 +11,22 @@ from facejax.formats.image_files import (
     open_rgb_image,
     read_image,
     read_image_size,
+    write_png,
 )
 from facejax.formats.landmark_files import read_landmarks, read_vertex_indices, write_pts
-from facejax.formats.load import FORMATS, detect_format, load_model
+from facejax.formats.load import FORMATS, UnknownFormatError, detect_format, load_model
 from facejax.formats.mesh_files import orient_outward, read_obj, read_ply, write_obj, write_ply
 from facejax.formats.native import load_native, save_model
 from facejax.formats.restricted_pickle import RefusedClassError, load_numpy_object, load_pickle
+from facejax.formats.threeddfa_params import check_3ddfa_model, coefficients_from_3ddfa
 
 __all__ = [
     "FORMATS",
     "ImageFileError",
     "RefusedClassError",
+    "UnknownFormatError",
+    "check_3ddfa_model",
+    "coefficients_from_3ddfa",
     "detect_format",
     "load_model",
     "load_native",
@@ -38,5 +43,6 @@ __all__ = [
     "save_model",
     "write_obj",
     "write_ply",
+    "write_png",
     "write_pts",
 ]

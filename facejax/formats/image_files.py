@@ -1,17 +1,30 @@
-"""Image files: one reader for every photo facejax opens (command line and dataset builders).
+"""Image files: one reader for every photo facejax opens (command line and dataset builders),
+and the PNG writer of every picture it writes.
 
 Pixels are used as stored: the EXIF orientation is not applied (the landmarks and boxes that
 datasets ship refer to the stored pixels). A missing file raises ``FileNotFoundError``, anything
 else that is not a readable image (a truncated file, another format, a decompression bomb) an
 :class:`ImageFileError`; both name the file.
+
+**Pixel limit.** An image is decoded only when it has at most :data:`MAX_IMAGE_PIXELS` pixels
+(100 megapixels, e.g. 10000 x 10000; about 300 MB decoded as RGB). A file whose header declares
+more is refused with an :class:`ImageFileError` before any pixel is decoded: a small file can
+declare a huge image (a "decompression bomb"). This limit is facejax's own; Pillow's global
+``Image.MAX_IMAGE_PIXELS`` and its ``DecompressionBombWarning`` are not relied on (Pillow's
+error, at twice its own limit, is reported the same way).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 
 import numpy as np
+
+from facejax.formats.atomic_files import atomic_write
+
+MAX_IMAGE_PIXELS = 100_000_000
 
 
 class ImageFileError(ValueError):
@@ -26,8 +39,13 @@ def _opened(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"image not found: {path}")
     try:
-        with Image.open(path) as image:
-            yield image
+        with warnings.catch_warnings():
+            # Our own limit applies (open_rgb_image); Pillow's warning would only repeat it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                yield image
+    except ImageFileError:
+        raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ImageFileError(f"{path}: unreadable image ({err})") from err
 
@@ -37,9 +55,16 @@ def open_rgb_image(path):
 
     Raises:
       FileNotFoundError: the file does not exist.
-      ImageFileError: naming the file if it is truncated or not an image.
+      ImageFileError: naming the file if it is truncated, not an image, or larger than
+        :data:`MAX_IMAGE_PIXELS`.
     """
     with _opened(path) as image:
+        width, height = image.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise ImageFileError(
+                f"{os.fspath(path)}: {width}x{height} image is over facejax's limit of "
+                f"{MAX_IMAGE_PIXELS:,} pixels (refused undecoded)"
+            )
         image.load()  # decodes now, so a truncated file fails here and not later
         return image.convert("RGB")
 
@@ -59,3 +84,13 @@ def read_image_size(path) -> tuple[int, int]:
     with _opened(path) as image:
         width, height = image.size
     return height, width
+
+
+def write_png(path, pixels) -> None:
+    """Writes ``[H, W, 3]`` (or ``[H, W]``) uint8 pixels as a PNG file, whole or not at all
+    (facejax.formats.atomic_files)."""
+    from PIL import Image
+
+    picture = Image.fromarray(np.asarray(pixels))
+    with atomic_write(path, "wb") as f:
+        picture.save(f, format="PNG")

@@ -21,6 +21,8 @@ import os
 
 import numpy as np
 
+from facejax.formats.atomic_files import write_text_atomic
+
 # Offset added to a file's x and y to reach the facejax convention.
 _CONVENTION_OFFSET = {"facejax": 0.0, "one_based": -0.5, "zero_based": 0.5}
 _MAT_FIELDS = ("pt3d_68", "pt2d", "pts_3d", "pts_2d")
@@ -172,8 +174,7 @@ def write_pts(path, landmarks) -> None:
     lines = ["version: 1", f"n_points: {points.shape[0]}", "{"]
     lines += [f"{x:.17g} {y:.17g}" for x, y in one_based.tolist()]
     lines.append("}")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def read_vertex_indices(path, one_based: bool = False, num_points: int | None = 68) -> np.ndarray:

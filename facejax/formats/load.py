@@ -46,8 +46,29 @@ _PICKLE_STRING_OPS = {
 _PICKLE_MAX_OPS = 200_000
 
 
-def _hint() -> str:
-    return "pass format= one of " + ", ".join(repr(f) for f in FORMATS)
+def _hint(keyword: str = "format=") -> str:
+    return f"pass {keyword} one of " + ", ".join(repr(f) for f in FORMATS)
+
+
+class LoadOptionError(ValueError):
+    """A wrong or missing option of :func:`load_model`. Its message names the Python keywords
+    (``format=``); :meth:`command_line_message` says the same with the command line's options
+    (``--format``)."""
+
+    def __init__(self, message: str, command_line_message: str):
+        super().__init__(message)
+        self._command_line_message = command_line_message
+
+    def command_line_message(self) -> str:
+        return self._command_line_message
+
+
+class UnknownFormatError(LoadOptionError):
+    """The model format of a file cannot be told (or is not one of ``FORMATS``)."""
+
+    def __init__(self, problem: str):
+        super().__init__(f"{problem}; {_hint()}", f"{problem}; {_hint('--format')}")
+        self.problem = problem
 
 
 def _pickle_keys(path: str) -> set[str]:
@@ -105,9 +126,9 @@ def detect_format(path) -> str:
         if len(found) == 1:
             return found[0]
         problem = "matches " + " and ".join(found) if found else "matches no known layout"
-        raise ValueError(
+        raise UnknownFormatError(
             f"{path}: cannot tell the model format: the .mat file {problem} "
-            f"(variables: {sorted(keys)[:12]}); {_hint()}"
+            f"(variables: {sorted(keys)[:12]})"
         )
     if ext == ".pkl":
         keys = _pickle_keys(path)
@@ -115,11 +136,11 @@ def detect_format(path) -> str:
             return "flame"
         if _is_3ddfa(keys):
             return "3ddfa"
-        raise ValueError(
+        raise UnknownFormatError(
             f"{path}: cannot tell the model format: the pickle has neither FLAME's 'v_template' "
-            f"nor 3DDFA's 'u' and 'w_shp'; {_hint()}"
+            f"nor 3DDFA's 'u' and 'w_shp'"
         )
-    raise ValueError(f"{path}: unknown model file type {ext!r}; {_hint()}")
+    raise UnknownFormatError(f"{path}: unknown model file type {ext!r}")
 
 
 def create_file_model(
@@ -200,7 +221,7 @@ def load_model(source, format: str | None = None, **kwargs) -> MorphableModel:
     if format is None:
         format = detect_format(path)
     elif format not in _LOADERS:
-        raise ValueError(f"unknown model format {format!r} for {path}; {_hint()}")
+        raise UnknownFormatError(f"unknown model format {format!r} for {path}")
     module_name, function_name = _LOADERS[format]
     loader = getattr(importlib.import_module(module_name), function_name)
     return loader(path, **_loader_kwargs(loader, format, kwargs))
@@ -222,8 +243,10 @@ def _loader_kwargs(loader, format: str, kwargs: dict) -> dict:
     accepted = list(parameters)[1:]  # the first parameter is the path
     unknown = [name for name in kwargs if name not in accepted]
     if unknown:
-        raise ValueError(
+        raise LoadOptionError(
             f"the {format} reader takes no {', '.join(u + '=' for u in unknown)} "
-            f"(it takes: {', '.join(a + '=' for a in accepted) or 'no options'})"
+            f"(it takes: {', '.join(a + '=' for a in accepted) or 'no options'})",
+            f"the {format} reader takes no "
+            f"{', '.join('--' + u.replace('_', '-') for u in unknown)}",
         )
     return kwargs

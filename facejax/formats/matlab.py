@@ -15,6 +15,7 @@ import numpy as np
 
 # MATLAB keeps bookkeeping groups at the top of a v7.3 file next to the variables.
 _H5_HIDDEN = ("#refs#", "#subsystem#")
+_MI_COMPRESSED = 15
 
 
 def is_matlab_v73(path: str | os.PathLike) -> bool:
@@ -39,9 +40,44 @@ def mat_keys(path: str | os.PathLike) -> list[str]:
     import scipy.io
 
     try:
-        return [name for name, _, _ in scipy.io.whosmat(path)]
+        names = [name for name, _, _ in scipy.io.whosmat(path)]
     except Exception as err:  # scipy raises several types for a non-MAT file
         raise ValueError(f"{path}: not a readable MATLAB .mat file ({err})") from err
+    _check_v5_complete(path)
+    return names
+
+
+def _check_v5_complete(path: str) -> None:
+    """Raises a ValueError naming the file when a v5 ``.mat`` file ends inside a variable.
+
+    scipy's ``whosmat`` stops quietly at a truncated variable and lists only those before it,
+    so a cut-off model would look like a file of another layout. The top level of a v5 file is
+    a 128-byte header and a sequence of data elements, each an 8-byte tag (type, byte count)
+    and its data, padded to 8 bytes unless compressed (MATLAB's "MAT-File Format", 2-6).
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        header = f.read(128)
+        if len(header) < 128 or header[126:128] not in (b"IM", b"MI"):
+            return  # not a v5 file: scipy judged it already
+        order = "<" if header[126:128] == b"IM" else ">"
+        position = 128
+        while position < size:
+            f.seek(position)
+            tag = f.read(8)
+            if len(tag) < 8:
+                break
+            kind, count = np.frombuffer(tag, dtype=f"{order}u4")
+            if kind >> 16:  # small data element: tag and data in 8 bytes
+                position += 8
+                continue
+            end = position + 8 + int(count)
+            if end > size:
+                raise ValueError(
+                    f"{path}: unreadable MATLAB .mat file: truncated (a variable needs "
+                    f"{end - position} bytes at offset {position}, the file ends at {size})"
+                )
+            position = end if kind == _MI_COMPRESSED else end + -int(count) % 8
 
 
 def load_mat(path: str | os.PathLike, keys: list[str] | None = None) -> dict[str, Any]:

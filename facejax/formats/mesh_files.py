@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from facejax.formats.atomic_files import atomic_write
+
 # ---------------------------------------------------------------------------------------------
 # Winding
 
@@ -65,11 +67,16 @@ def _check_mesh(path, vertices, triangles, colors=None, normals=None):
     for name, extra in (("colors", colors), ("normals", normals)):
         if extra is not None and np.shape(extra) != v.shape:
             raise ValueError(f"{path}: {name} must have shape {v.shape}, got {np.shape(extra)}")
+    # A mesh with NaN vertices opens as nothing (or crashes viewers): never write one.
+    for name, values in (("vertices", v), ("colors", colors), ("normals", normals)):
+        if values is not None and not np.all(np.isfinite(np.asarray(values, np.float64))):
+            raise ValueError(f"{path}: {name} contain NaN or infinite values; nothing written")
     return v, t.astype(np.int64)
 
 
 def write_obj(path, vertices, triangles, colors=None, normals=None) -> None:
-    """Writes a Wavefront OBJ file (1-based indices, as the format requires).
+    """Writes a Wavefront OBJ file (1-based indices, as the format requires), whole or not at
+    all (facejax.formats.atomic_files).
 
     Args:
       path: output file.
@@ -79,6 +86,9 @@ def write_obj(path, vertices, triangles, colors=None, normals=None) -> None:
         colour extension MeshLab and Blender read).
       normals: optional ``[V, 3]`` per-vertex normals, written as ``vn`` and referenced by the
         faces as ``f a//a b//b c//c``.
+
+    Raises:
+      ValueError: naming the file, for bad shapes or NaN/infinite values (nothing is written).
     """
     v, t = _check_mesh(path, vertices, triangles, colors, normals)
     fmt = _float_format(v)
@@ -99,7 +109,7 @@ def write_obj(path, vertices, triangles, colors=None, normals=None) -> None:
         nfmt = _float_format(n)
         lines.extend(f"vn {nfmt % x} {nfmt % y} {nfmt % z}" for x, y, z in n.tolist())
         lines.extend(f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in one_based)
-    with open(path, "w") as f:
+    with atomic_write(path, "w") as f:
         f.write("# written by facejax\n")
         f.write("\n".join(lines))
         f.write("\n")
@@ -192,7 +202,8 @@ _PLY_TYPES = {
 
 
 def write_ply(path, vertices, triangles, colors=None, binary: bool = True) -> None:
-    """Writes a PLY file: float vertices, optional uchar ``red green blue``, int triangles.
+    """Writes a PLY file: float vertices, optional uchar ``red green blue``, int triangles;
+    whole or not at all, never with NaN values (as :func:`write_obj`).
 
     Args:
       path: output file.
@@ -225,7 +236,7 @@ def write_ply(path, vertices, triangles, colors=None, binary: bool = True) -> No
     faces = np.zeros(t.shape[0], dtype=[("n", "u1"), ("i", "<i4", (3,))])
     faces["n"] = 3
     faces["i"] = t
-    with open(path, "wb") as f:
+    with atomic_write(path, "wb") as f:
         f.write(("\n".join(header) + "\n").encode("ascii"))
         if binary:
             f.write(rows.tobytes())

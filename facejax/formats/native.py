@@ -16,6 +16,7 @@ import zipfile
 
 import numpy as np
 
+from facejax.formats.atomic_files import atomic_write
 from facejax.morphable import MorphableModel, Skinning, create_model
 
 FORMAT_NAME = "facejax.MorphableModel"
@@ -64,14 +65,16 @@ def save_model(model: MorphableModel, path) -> None:
     }
     arrays["metadata"] = np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)
     # A file handle keeps numpy from appending ".npz" to a path that lacks it.
-    with open(path, "wb") as f:
+    # Whole or not at all: a failed --force overwrite keeps the previous model.
+    with atomic_write(path, "wb") as f:
         np.savez(f, **arrays)
 
 
 def _read_arrays(path: str) -> dict[str, np.ndarray]:
     try:
         npz = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, OSError, ValueError) as err:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        # An empty file is an EOFError ("No data left in file").
         raise ValueError(f"{path}: not a facejax .npz model file ({err})") from err
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise ValueError(f"{path}: not a facejax .npz model file (a single .npy array)")

@@ -23,6 +23,7 @@ docs/training.md describes the whole.
 """
 
 from facejax.train.checkpoint import (
+    DamagedCheckpointError,
     Restored,
     make_checkpoint_manager,
     restore_checkpoint,
@@ -70,6 +71,7 @@ __all__ = [
     "MultiWriter",
     "PmapDataParallel",
     "Progress",
+    "DamagedCheckpointError",
     "Restored",
     "TensorBoardWriter",
     "TrainState",

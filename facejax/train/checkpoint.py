@@ -23,12 +23,21 @@ returns while files are written in the background; :func:`save_checkpoint` of th
 ``manager.wait_until_finished()``, done by the loop before it exits) waits for the previous one.
 A run killed mid-save leaves a temporary directory that Orbax ignores and cleans up: resuming
 starts from the last complete checkpoint.
+
+**A damaged checkpoint** (a file truncated or lost after the save: a full disk, a bad copy) does
+not block the run. :func:`restore_checkpoint` of the latest step falls back to the newest
+checkpoint that restores and logs a warning naming the damaged step and why; a run resumed that
+way trains the damaged steps again (facejax.train.run_training first moves their folders to
+``workdir/damaged_checkpoints``: nothing is deleted). When no
+checkpoint restores, or a ``step`` asked for by number does not, a
+:class:`DamagedCheckpointError` names the step(s) and the reason.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -39,6 +48,15 @@ from etils import epath
 
 PyTree = Any
 BEST_MODES = ("min", "max")
+logger = logging.getLogger(__name__)
+
+
+class DamagedCheckpointError(ValueError):
+    """A checkpoint that is there but does not restore; the message names its step and why."""
+
+
+class ProcessCountError(FileNotFoundError):
+    """A checkpoint written by another number of processes: not damage, every step has it."""
 
 
 class ProcessJsonHandler(ocp.CheckpointHandler):
@@ -56,7 +74,7 @@ class ProcessJsonHandler(ocp.CheckpointHandler):
         path = self._path(directory)
         if not path.exists():
             saved = sorted(p.name for p in epath.Path(directory).glob("process_*.json"))
-            raise FileNotFoundError(
+            raise ProcessCountError(
                 f"no data-iterator state {path.name} in {directory} (saved: {saved}); was the "
                 f"checkpoint written by another number of processes?"
             )
@@ -179,37 +197,57 @@ class Restored:
       state: the state, with the shardings of the template.
       data_state: this process's data-iterator state, or None if none was saved.
       config: the saved config dict, or None if none was saved.
+      damaged: the later steps that were there but did not restore (newest first), skipped.
     """
 
     step: int
     state: PyTree
     data_state: dict | None
     config: dict | None
+    damaged: tuple[int, ...] = ()
 
 
-def restore_checkpoint(
-    manager: ocp.CheckpointManager, template: PyTree, *, step: int | None = None
-) -> Restored | None:
-    """Restores a checkpoint (default: the latest), or returns None when there is none.
+def _reason(err: BaseException) -> str:
+    # TensorStore's messages run to many lines; the first says what is wrong.
+    lines = str(err).strip().splitlines() or [type(err).__name__]
+    text = f"{type(err).__name__}: {lines[0]}"
+    return text if len(text) <= 300 else text[:297] + "..."
 
-    Args:
-      manager: from :func:`make_checkpoint_manager`.
-      template: the state's structure, shapes, dtypes and shardings: the freshly initialised
-        canonical state, or its ``jax.ShapeDtypeStruct`` s (with ``sharding``).
-      step: the step to restore; None for the latest.
 
-    Raises:
-      FileNotFoundError: for a step that is not there.
+def _drop_failed_reads() -> None:
+    """Collects the reads Orbax left behind when one array of a damaged step failed.
+
+    Orbax reads the arrays concurrently and raises the first failure; the other reads of the
+    damaged files fail too, and asyncio would log each one ("Task exception was never
+    retrieved", a page of TensorStore spec apiece) whenever they are collected. They are
+    collected here, their records dropped: the damaged step is reported once, by the caller.
     """
-    manager.wait_until_finished()
-    step = manager.latest_step() if step is None else step
-    if step is None:
-        return None
-    if step not in manager.all_steps():
-        raise FileNotFoundError(
-            f"no checkpoint of step {step} in {manager.directory} (have {manager.all_steps()})"
-        )
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+    import gc
+    import sys
+    import time
+    import warnings
+
+    asyncio_logger = logging.getLogger("asyncio")
+    previous_disabled, previous_hook = asyncio_logger.disabled, sys.unraisablehook
+
+    def hook(unraisable):
+        # Their TensorStore callbacks, collected, reach the event loop Orbax has closed.
+        if "Event loop is closed" not in str(unraisable.exc_value):
+            previous_hook(unraisable)
+
+    asyncio_logger.disabled, sys.unraisablehook = True, hook
+    try:
+        with warnings.catch_warnings():
+            # Orbax's metadata coroutine of the failed restore, never awaited: its, not ours.
+            warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
+            for _ in range(10):  # reads still in flight finish within a few ms (local files)
+                gc.collect()
+                time.sleep(0.01)
+    finally:
+        asyncio_logger.disabled, sys.unraisablehook = previous_disabled, previous_hook
+
+
+def _restore_step(manager: ocp.CheckpointManager, step: int, abstract: PyTree) -> Restored:
     restored = manager.restore(
         step,
         args=ocp.args.Composite(
@@ -223,4 +261,62 @@ def restore_checkpoint(
         state=restored["state"],
         data_state=restored["data_iter"] or None,
         config=restored["config"] or None,
+    )
+
+
+def restore_checkpoint(
+    manager: ocp.CheckpointManager, template: PyTree, *, step: int | None = None
+) -> Restored | None:
+    """Restores a checkpoint (default: the newest that restores), or None when there is none.
+
+    Without ``step``, a damaged latest checkpoint is skipped with a warning naming it and the
+    reason, and the next older one is tried (``Restored.damaged`` lists the skipped steps).
+
+    Args:
+      manager: from :func:`make_checkpoint_manager`.
+      template: the state's structure, shapes, dtypes and shardings: the freshly initialised
+        canonical state, or its ``jax.ShapeDtypeStruct`` s (with ``sharding``).
+      step: the step to restore; None for the latest that restores.
+
+    Raises:
+      FileNotFoundError: for a step that is not there.
+      DamagedCheckpointError: when the ``step`` asked for, or (without ``step``) every
+        checkpoint there, fails to restore; naming the step(s) and why.
+    """
+    manager.wait_until_finished()
+    steps = sorted(manager.all_steps(), reverse=True)
+    if step is not None and step not in steps:
+        raise FileNotFoundError(
+            f"no checkpoint of step {step} in {manager.directory} (have {sorted(steps)})"
+        )
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+    damaged: list[tuple[int, str]] = []
+    for candidate in [step] if step is not None else steps:
+        try:
+            restored = _restore_step(manager, candidate, abstract)
+        except ProcessCountError:
+            raise
+        except Exception as err:  # noqa: BLE001 (Orbax, TensorStore, JSON: many types)
+            damaged.append((candidate, _reason(err)))
+            _drop_failed_reads()
+            continue
+        for bad, why in damaged:
+            logger.warning(
+                "checkpoint of step %d in %s is damaged (%s): using step %d instead",
+                bad,
+                manager.directory,
+                why,
+                candidate,
+            )
+        return dataclasses.replace(restored, damaged=tuple(bad for bad, _ in damaged))
+    if not damaged:
+        return None
+    if step is not None:
+        raise DamagedCheckpointError(
+            f"{manager.directory}: the checkpoint of step {step} is damaged ({damaged[0][1]})"
+        )
+    listed = "; ".join(f"step {bad}: {why}" for bad, why in damaged)
+    raise DamagedCheckpointError(
+        f"{manager.directory}: no checkpoint restores ({listed}); remove the damaged step "
+        f"folder(s) to start again from an earlier one or from scratch"
     )

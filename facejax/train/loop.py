@@ -114,7 +114,8 @@ def run_training(
         facejax.data.pipeline.CheckpointableIterator) is checkpointed and restored; a plain
         iterator has none, and a resumed run restarts its data from the start.
       eval_fn: ``eval_fn(state, step) -> {name: float}``, called on every process every
-        ``eval_every`` steps and at the end with the canonical state (replicated arrays; use
+        ``eval_every`` steps and at the end (also at once, on the restored state, when the
+        checkpoint is already at ``num_steps``) with the canonical state (replicated arrays; use
         facejax.train.eval_variables). Logged with the prefix ``eval/``. It must not keep the
         state: its buffers are reused by the next step.
       devices: the devices to train on (default: all devices of all processes).
@@ -148,6 +149,10 @@ def run_training(
     else:
         start_step, state = restored.step, restored.state
         _log_resume(restored, config_dict, manager.directory)
+        # The damaged later steps are trained again; their folders would block those saves,
+        # so they are moved aside (never deleted: what is left of them is the user's).
+        if restored.damaged:
+            workdir_lib.set_aside_damaged_checkpoints(manager, restored.damaged, workdir)
     if is_main:
         workdir_lib.write_config(workdir, config_dict)
 
@@ -253,4 +258,10 @@ def run_training(
         batches.close()
     if step == start_step:
         logger.info("nothing to do: the checkpoint is at num_steps=%d", step)
+        if eval_fn is not None:
+            # A finished run started again (or one killed between its last checkpoint and its
+            # results): evaluate what was restored, so the caller's results are the run's and
+            # not empty.
+            evaluated = eval_fn(parallel.get_state(device_state), step)
+            logger.info("step %d (restored): %s", step, dict(evaluated))
     return parallel.get_state(device_state)

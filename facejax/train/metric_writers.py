@@ -21,6 +21,8 @@ import struct
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
+from facejax.formats.atomic_files import write_text_atomic
+
 JSONL_NAME = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 
@@ -54,8 +56,7 @@ class JsonlWriter:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         if resume_step is not None and os.path.exists(self.path):
             kept = [r for r in read_jsonl(self.path) if r.get("step", 0) <= resume_step]
-            with open(self.path, "w") as f:
-                f.writelines(json.dumps(r) + "\n" for r in kept)
+            write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
         self._file = open(self.path, "a")  # noqa: SIM115 (closed in close())
 
     def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:

@@ -12,8 +12,10 @@ structure it was saved from, and no caller rebuilds that structure by hand.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -21,9 +23,12 @@ import ml_collections
 import optax
 import orbax.checkpoint as ocp
 
+from facejax.formats.atomic_files import write_text_atomic
 from facejax.train.checkpoint import Restored, make_checkpoint_manager, restore_checkpoint
 from facejax.train.optimizer import make_optimizer, make_schedule
 from facejax.train.state import TrainState, create_train_state, eval_variables
+
+logger = logging.getLogger(__name__)
 
 PyTree = Any
 InitFn = Callable[[jax.Array], Mapping[str, PyTree]]
@@ -37,9 +42,9 @@ def config_to_dict(config: ml_collections.ConfigDict) -> dict:
 
 
 def write_config(workdir: str | os.PathLike, config: Mapping[str, Any]) -> None:
-    """Writes ``workdir/config.json`` (call on process 0 only)."""
-    with open(os.path.join(os.fspath(workdir), CONFIG_NAME), "w") as f:
-        json.dump(dict(config), f, indent=2, sort_keys=True)
+    """Writes ``workdir/config.json`` whole or not at all (call on process 0 only)."""
+    text = json.dumps(dict(config), indent=2, sort_keys=True)
+    write_text_atomic(os.path.join(os.fspath(workdir), CONFIG_NAME), text)
 
 
 def seed_keys(seed: int) -> tuple[jax.Array, jax.Array]:
@@ -134,6 +139,43 @@ def open_checkpoints(
         best_mode=ckpt.best_mode,
         async_save=ckpt.async_save if async_save is None else async_save,
     )
+
+
+DAMAGED_DIR = "damaged_checkpoints"
+
+
+def set_aside_damaged_checkpoints(
+    manager: ocp.CheckpointManager, steps, workdir: str | os.PathLike
+) -> list[Path]:
+    """Moves the folders of damaged checkpoint ``steps`` to ``workdir/damaged_checkpoints``.
+
+    A resumed run saves those steps again, which their folders would block; moving them (not
+    deleting) keeps whatever the user may still recover from them. Returns the new folders.
+    """
+    moved = []
+    if jax.process_index() == 0:
+        aside = Path(workdir) / DAMAGED_DIR
+        aside.mkdir(parents=True, exist_ok=True)
+        for step in steps:
+            source = Path(manager.directory) / str(step)
+            if not source.exists():
+                continue
+            target = aside / str(step)
+            copy = 1
+            while target.exists():  # an earlier damaged copy of the same step stays too
+                target = aside / f"{step}.{copy}"
+                copy += 1
+            os.replace(source, target)
+            logger.warning(
+                "the damaged checkpoint of step %d was moved to %s; training it again", step, target
+            )
+            moved.append(target)
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("facejax: damaged checkpoints set aside")
+    manager.reload()
+    return moved
 
 
 def restore_variables(

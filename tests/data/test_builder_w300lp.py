@@ -91,6 +91,7 @@ def test_builds_box_crops_with_fits_identities_and_skips(tmp_path, kit):
     builder = kit.build(W300LP, config, manual, tmp_path / "data")
     examples = kit.read(builder, "train", "image_path")
     kit.assert_no_tensorflow()
+    assert "identity_coeffs" not in examples[0]  # no model: the stored fit only
 
     paths = [e["image_path"].decode() for e in examples]
     assert paths == sorted(f"{s}/{n}.jpg" for s, n, _, problem in ITEMS if problem is None)
@@ -158,3 +159,88 @@ def test_missing_folders_are_listed_before_anything_is_built(tmp_path, kit):
     assert str(manual / "AFW") + os.sep not in message
     assert len(info.value.missing) == 8
     assert not (tmp_path / "data" / "facejax_300w_lp" / "test_missing" / "1.0.0").exists()
+
+
+# (subset, name, yaw): profile views of one source face, its flip, another face.
+VIEWS = [
+    ("AFW", "AFW_134212_1_0", 0.1),
+    ("AFW", "AFW_134212_1_1", 0.6),
+    ("AFW_Flip", "AFW_134212_1_0", -0.1),
+    ("HELEN", "HELEN_100032540_1_0", 1.2),
+]
+BIG = 120  # source images of the model fixture: a face ~64 px wide
+
+
+def _write_model_dataset(root, kit, reference):
+    for subset in SUBSETS:
+        os.makedirs(root / subset, exist_ok=True)
+    os.makedirs(root / "landmarks", exist_ok=True)
+    fits = {}
+    for seed, (subset, name, yaw) in enumerate(VIEWS):
+        shape, expression = kit.threeddfa_params(reference, seed, tail=True)
+        pose = np.array([0.1, yaw, -0.05, 61.0, 57.0, 3.0, 4e-4])
+        kit.write_3ddfa_fit(root / subset / f"{name}.mat", reference, shape, expression, pose, BIG)
+        fits[f"{subset}/{name}.jpg"] = shape, expression
+    return fits
+
+
+def test_config_for_a_model_adds_its_coefficients(tmp_path, kit):
+    from facejax.formats import load_model
+    from facejax.morphable import fingerprint
+    from facejax.recipes.datasets import check_model, prepare_builder
+
+    reference = kit.write_3ddfa_model(tmp_path / "configs")
+    model = str(tmp_path / "configs" / "bfm_noneck_v3.pkl")
+    fits = _write_model_dataset(tmp_path / "manual" / "300W_LP", kit, reference)
+    config = W300LP.config_for("default", model=model, image_size=CROP)
+    expected_fingerprint = fingerprint(load_model(model))
+    assert config.name == f"default_{CROP}px_model{expected_fingerprint[:8]}"
+    assert config.alignment == "box" and config.crop_size == CROP and config.model == model
+    # The recipe's path: prepare_builder finds config_for and checks the recorded fingerprint.
+    builder = prepare_builder(
+        W300LP.name,
+        "default",
+        str(tmp_path / "data"),
+        manual_dir=str(tmp_path / "manual"),
+        model=model,
+        image_size=CROP,
+    )
+    assert builder.builder_config.name == config.name
+    examples = kit.read(builder, "train", "image_path")
+    kit.assert_no_tensorflow()
+
+    metadata = builder.info.metadata
+    assert metadata["model_fingerprint"] == expected_fingerprint
+    assert metadata["split_identities"]["train"] == metadata["identity_names"]
+    assert metadata["decoded_landmark_error"]["max"] < ATOL_PIXELS
+    by_path = {e["image_path"].decode(): e for e in examples}
+    assert set(by_path) == set(fits)
+    for path, example in by_path.items():
+        shape, expression = fits[path]
+        # Standard deviations of the model: Shape_Para / 3DDFA_V2's training std, first 40.
+        np.testing.assert_allclose(
+            example["identity_coeffs"], shape[:40] / reference["shape_std"], rtol=1e-6
+        )
+        np.testing.assert_allclose(
+            example["expression_coeffs"], expression[:10] / reference["exp_std"], rtol=1e-6
+        )
+        np.testing.assert_array_equal(example["shape_params"], shape.astype(np.float32))
+        assert example["landmark_visibility"].shape == (68,)
+        assert example["landmark_visibility"].all()
+        assert example["decoded_landmark_error"] < ATOL_PIXELS
+        assert example["model_fingerprint"].decode() == expected_fingerprint
+    # Positives: the views of one source face and its flip share the identity.
+    views = [by_path[p]["identity"] for p in list(fits)[:3]]
+    assert views[0] == views[1] == views[2] != by_path[list(fits)[3]]["identity"]
+
+    check_model(builder, model)  # what prepare_builder checks
+    with pytest.raises(ValueError, match="its coefficients are of the model"):
+        check_model(builder, "synthetic:small")
+
+
+def test_config_for_refuses_a_model_that_is_not_3ddfas(tmp_path):
+    with pytest.raises(ValueError, match=r"'synthetic-small' is not a BFM 2009 / 3DDFA model"):
+        W300LP.config_for("default", model="synthetic:small")
+    with pytest.raises(ValueError, match=r"unknown config 'full'; known: default, aligned"):
+        W300LP.config_for("full")
+    assert W300LP.config_for("default").model is None  # the stored fit only, as before

@@ -29,3 +29,34 @@ def test_bad_files_name_the_file(tmp_path, reader):
             reader(png)
     with pytest.raises(FileNotFoundError, match="missing.png"):
         reader(tmp_path / "missing.png")
+
+
+def _png_declaring(width, height) -> bytes:
+    """A 1x1 PNG whose header says ``width x height`` (a decompression bomb's header, 70 bytes
+    on disk): only the IHDR size and its CRC are rewritten."""
+    import io
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    data[16:24] = struct.pack(">II", width, height)  # IHDR data starts at byte 16
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("side", [11_000, 20_000])  # over facejax's limit; over Pillow's too
+def test_an_image_over_the_pixel_limit_is_refused_undecoded(tmp_path, side):
+    import warnings
+
+    from facejax.formats.image_files import MAX_IMAGE_PIXELS
+
+    assert 11_000**2 > MAX_IMAGE_PIXELS > 9_000**2
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_declaring(side, side))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ImageFileError, match=r"bomb.png: .*(facejax's limit|exceeds limit)"):
+            read_image(path)
+    assert not [w for w in seen if issubclass(w.category, Image.DecompressionBombWarning)]

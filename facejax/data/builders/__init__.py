@@ -23,6 +23,7 @@ from facejax.data.builders.synthetic_clips import (
     SyntheticClipsConfig,
 )
 from facejax.data.builders.synthetic_faces import SyntheticFaces, SyntheticFacesConfig
+from facejax.data.builders.threeddfa_targets import check_decoded_landmarks
 from facejax.data.builders.w300lp import W300LP, W300LPConfig
 from facejax.data.builders.youtube_faces import YouTubeFaces, YouTubeFacesConfig
 
@@ -50,6 +51,7 @@ __all__ = [
     "SyntheticFacesConfig",
     "SyntheticConfig",
     "W300LP",
+    "check_decoded_landmarks",
     "derived_config",
     "W300LPConfig",
     "YouTubeFaces",

@@ -8,6 +8,17 @@ Sources for the layout: the 3DDFA project page
 ``pt3d_68`` rows 0-1 are 1-based image x and y (rows grow downwards), row 2 the depth of the
 fitted model's landmarks in the same pixel units; the 21-point AFLW annotation ``pt2d [2, 21]``
 (with -1 for missing points) is not stored. AFLW gives no identities: ``identity`` is -1.
+
+**Benchmark protocol** (3DDFA's, ``facejax.evaluation.nme_by_yaw``): every one of the 2000
+images is kept; the yaw bins ``|yaw| <= 30``, ``30 < |yaw| <= 60``, ``|yaw| > 60`` degrees are
+taken on the file's yaw, ``degrees(abs(pose_params[1]))`` (``Pose_Para``; equal to ``pose[1]`` in
+the default box crops, which do not rotate), and the few faces beyond 90 degrees count in the
+last bin. The head-pose protocol of Hopenet / FSA-Net, which drops images with an angle outside
+[-99, 99] degrees, is not applied here (see docs/evaluation.md).
+
+With ``config.model`` (:meth:`config_for`) the examples also carry the fits as that model's
+coefficients (``facejax.data.builders.threeddfa_targets``), e.g. to measure a reconstruction
+against AFLW2000-3D's fitted shapes.
 """
 
 from __future__ import annotations
@@ -20,8 +31,8 @@ import tensorflow_datasets as tfds
 
 from facejax.data import crop as crops
 from facejax.data.builders import fitted_3dmm
-from facejax.data.builders.face_crops import FaceCropConfig
-from facejax.data.builders.manual_builder import ManualFaceBuilder
+from facejax.data.builders.fitted_3dmm import FittedCropConfig
+from facejax.data.builders.threeddfa_targets import ThreeDDFABuilder
 from facejax.data.manual_files import (
     BadExampleError,
     SkipLog,
@@ -44,15 +55,21 @@ Exp_Para [29,1], Tex_Para [199,1], Illum_Para, Color_Para, roi, pt2d [2,21].
 """
 
 
+_YAW_BINS = (
+    "degrees(abs(pose_params[1])): <= 30, (30, 60], > 60 (facejax.evaluation.nme_by_yaw); all "
+    "images kept, |yaw| > 90 in the last bin"
+)
+
+
 @dataclasses.dataclass(eq=False)
-class AFLW2000Config(FaceCropConfig):
-    """AFLW2000-3D options: the crop options of :class:`FaceCropConfig` (default: box crops,
-    which keep the file's pose angles)."""
+class AFLW2000Config(FittedCropConfig):
+    """AFLW2000-3D options: the crop and model options of :class:`FittedCropConfig` (default:
+    box crops, which keep the file's pose angles)."""
 
     alignment: str = "box"
 
 
-class AFLW2000(ManualFaceBuilder):
+class AFLW2000(ThreeDDFABuilder):
     """AFLW2000-3D face crops with 68 landmarks (and depth), 3DDFA fits and pose in the crop."""
 
     name = "facejax_aflw2000_3d"
@@ -66,6 +83,7 @@ class AFLW2000(ManualFaceBuilder):
         return {
             **fitted_3dmm.fitted_features(self.builder_config),
             "landmarks_depth": tfds.features.Tensor(shape=(68,), dtype=np.float32),
+            **self._target_features(),
         }
 
     def _split_generators(self, dl_manager):
@@ -86,6 +104,8 @@ class AFLW2000(ManualFaceBuilder):
                 "pose_convention": fitted_3dmm.POSE_CONVENTION,
                 "landmark_source": "pt3d_68 (x, y; depth in landmarks_depth)",
                 "crop": self.builder_config.crop_metadata(),
+                "yaw_bins": _YAW_BINS,
+                **(self.targets.metadata() if self.targets is not None else {}),
             }
         )
         return {"test": self._generate_examples(root, stems)}
@@ -103,6 +123,7 @@ class AFLW2000(ManualFaceBuilder):
                 skips.add(image_path, err)
                 continue
             scale, _ = crops.transform_scale_angle(example["crop_transform"])
+            targets = self.targets.example(example) if self.targets is not None else {}
             yield (
                 stem,
                 {
@@ -112,6 +133,9 @@ class AFLW2000(ManualFaceBuilder):
                     "image_path": stem + ".jpg",
                     # Depth is in source pixels: the crop scales it like x and y.
                     "landmarks_depth": (scale * points[:, 2]).astype(np.float32),
+                    **targets,
                 },
             )
         skips.finish(self.info.metadata)
+        if self.targets is not None:
+            self.targets.finish(self.info.metadata)

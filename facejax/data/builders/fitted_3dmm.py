@@ -18,6 +18,7 @@ agree in crop pixels. :func:`read_fitted_example` reads one image and its ``.mat
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -41,6 +42,22 @@ _NAMES = {
     "Exp_Para": "expression_params",
     "Tex_Para": "texture_params",
 }
+
+
+@dataclasses.dataclass(eq=False)
+class FittedCropConfig(FaceCropConfig):
+    """Options of a 3DDFA-fitted dataset (crop options: :class:`FaceCropConfig`).
+
+    Attributes:
+      model: ``None`` (the fit as stored), or a ``facejax.load_model`` source of 3DDFA's BFM
+        (``facejax.formats.threeddfa_params``): the examples then also carry the fit as that
+        model's coefficients (``facejax.data.builders.threeddfa_targets``). A recipe sets it
+        with the builder's ``config_for``.
+      model_format: its format when the file does not tell.
+    """
+
+    model: str | None = None
+    model_format: str | None = None
 
 
 def read_fit(path) -> dict[str, np.ndarray]:

@@ -45,6 +45,7 @@ from facejax.data import features, protocols
 from facejax.data.builders.face_crops import FaceCropConfig, crop_transform_for
 from facejax.data.builders.identity_folders import identity_layout
 from facejax.data.builders.manual_builder import ManualFaceBuilder
+from facejax.data.builders.model_configs import config_for_model
 from facejax.data.manual_files import (
     BadExampleError,
     SkipLog,
@@ -173,26 +174,8 @@ class FittedTargets(ManualFaceBuilder):
         Raises:
           ValueError: for an unknown ``base``.
         """
-        configs = {c.name: c for c in cls.BUILDER_CONFIGS}
-        if base not in configs:
-            raise ValueError(
-                f"{cls.name}: unknown config {base!r}; known: {', '.join(configs)} "
-                "(a recipe names it in data.config)"
-            )
-        config, changes, name = configs[base], {}, base
-        if image_size is not None and image_size != config.crop_size:
-            changes["crop_size"] = int(image_size)
-            name += f"_{int(image_size)}px"
-        if model is not None and model != config.model:
-            from facejax.formats import load_model
-            from facejax.morphable import fingerprint
-
-            changes["model"] = model
-            name += f"_model{fingerprint(load_model(model))[:8]}"
-        if not changes:
-            return config
-        return dataclasses.replace(
-            config, name=name, description=f"{base} with {changes}", **changes
+        return config_for_model(
+            cls.name, cls.BUILDER_CONFIGS, base, model=model, image_size=image_size
         )
 
     @functools.cached_property

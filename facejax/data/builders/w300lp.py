@@ -13,7 +13,20 @@ mirrors them (``*_Flip`` folders). The identity of an image is its name without 
 ``_<n>``: ``AFW_134212_1_0`` and ``AFW_Flip/AFW_134212_1_0`` are both ``AFW_134212_1`` (face 1
 of AFW image 134212). Different source images of one person get different identities, since
 300-W does not say who is who; labels are the index of the name in the sorted list of all
-identities (``info.metadata["identity_names"]``).
+identities (``info.metadata["identity_names"]``, all in ``split_identities["train"]``).
+
+**Flips.** A ``*_Flip`` image is the mirrored image with its *own* ``.mat``: pose, landmarks and
+parameters were fitted to the mirrored face (yaw and roll change sign, and the pitch of a flip
+differs from the original's, so its parameters are a fit of their own, not the original's
+mirrored), and facejax reads them as they are, like any other image. Its identity is the
+original's, so a recipe's positives are the ``_<n>`` views of one source face (profiles
+synthesised from one fitted 3D face) and their flips. facejax does not assume that their stored
+coefficients are equal: they are each file's own.
+
+**Coefficients for a recipe.** With ``config.model`` (:meth:`config_for`) every example also
+carries the fit as that model's coefficients (``identity_coeffs``, ``expression_coeffs``),
+``landmark_visibility`` (all True: ``pt2d`` gives all 68 points) and
+``decoded_landmark_error``: see ``facejax.data.builders.threeddfa_targets``.
 """
 
 from __future__ import annotations
@@ -28,8 +41,8 @@ import tensorflow_datasets as tfds
 from facejax.data import crop as crops
 from facejax.data import features
 from facejax.data.builders import fitted_3dmm
-from facejax.data.builders.face_crops import FaceCropConfig
-from facejax.data.builders.manual_builder import ManualFaceBuilder
+from facejax.data.builders.fitted_3dmm import FittedCropConfig
+from facejax.data.builders.threeddfa_targets import ThreeDDFABuilder
 from facejax.data.manual_files import (
     BadExampleError,
     SkipLog,
@@ -66,8 +79,8 @@ def identity_of(name: str) -> str:
 
 
 @dataclasses.dataclass(eq=False)
-class W300LPConfig(FaceCropConfig):
-    """300W-LP options (crop options: :class:`FaceCropConfig`).
+class W300LPConfig(FittedCropConfig):
+    """300W-LP options (crop and model options: :class:`FittedCropConfig`).
 
     Attributes:
       subsets: the image folders to read.
@@ -80,7 +93,7 @@ class W300LPConfig(FaceCropConfig):
     require_landmarks_folder: bool = True
 
 
-class W300LP(ManualFaceBuilder):
+class W300LP(ThreeDDFABuilder):
     """300W-LP face crops with 3DDFA fits, pose in the crop and identity labels (train split)."""
 
     name = "facejax_300w_lp"
@@ -95,6 +108,7 @@ class W300LP(ManualFaceBuilder):
             **fitted_3dmm.fitted_features(self.builder_config),
             "landmarks_3d": tfds.features.Tensor(shape=(68, 2), dtype=np.float32),
             "has_landmarks_3d": tfds.features.Tensor(shape=(), dtype=np.bool_),
+            **self._target_features(),
         }
 
     def _split_generators(self, dl_manager):
@@ -114,9 +128,11 @@ class W300LP(ManualFaceBuilder):
             {
                 "identity_names": identities,
                 "num_identities": len(identities),
+                "split_identities": {"train": identities},
                 "pose_convention": fitted_3dmm.POSE_CONVENTION,
                 "landmark_source": "pt2d of <name>.mat; landmarks_3d: pts_3d of landmarks/",
                 "crop": config.crop_metadata(),
+                **(self.targets.metadata() if self.targets is not None else {}),
             }
         )
         labels = {name: i for i, name in enumerate(identities)}
@@ -140,6 +156,7 @@ class W300LP(ManualFaceBuilder):
             has_3d = landmarks_3d is not None
             without_3d += not has_3d
             identity = identity_of(stem)
+            targets = self.targets.example(example) if self.targets is not None else {}
             yield (
                 f"{subset}/{stem}",
                 {
@@ -155,9 +172,12 @@ class W300LP(ManualFaceBuilder):
                         else features.empty_landmarks()
                     ),
                     "has_landmarks_3d": np.bool_(has_3d),
+                    **targets,
                 },
             )
         skips.finish(self.info.metadata)
+        if self.targets is not None:
+            self.targets.finish(self.info.metadata)
         self.info.metadata["without_landmarks_3d"] = without_3d
 
     def _landmarks_3d(self, root, subset, stem):

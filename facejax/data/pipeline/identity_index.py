@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 
 import numpy as np
+
+from facejax.formats.atomic_files import atomic_write
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -85,9 +86,8 @@ class IdentityIndex:
         arrays = {"identities": self.identities}
         if self.yaw is not None:
             arrays["yaw"] = self.yaw
-        with tempfile.NamedTemporaryFile(dir=directory, suffix=".npz", delete=False) as f:
+        with atomic_write(path, "wb") as f:
             np.savez(f, **arrays)
-        os.replace(f.name, path)
 
     @classmethod
     def load(cls, path) -> IdentityIndex:

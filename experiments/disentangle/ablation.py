@@ -11,12 +11,9 @@ the markdown table of the mean and standard deviation over seeds of every metric
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
-from facejax.cli import main as facejax_main
-from facejax.evaluation import format_table
+from facejax.cli.ablation import run_ablation
 
 CONFIG = str(Path(__file__).with_name("config.py")) + ":small"
 
@@ -42,28 +39,7 @@ COLUMNS = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    args = parser.parse_args()
-
-    rows = []
-    for variant in args.variants:
-        for seed in args.seeds:
-            workdir = Path(args.workdir) / variant.replace(", ", "_").replace(" ", "_") / str(seed)
-            metrics_file = workdir / "metrics.json"
-            if not metrics_file.exists():
-                sets = [*args.set, *VARIANTS[variant], f"seed={seed}", "progress=False"]
-                argv = ["train", "--config", CONFIG, "--workdir", str(workdir)]
-                for item in sets:
-                    argv += ["--set", item]
-                if facejax_main(argv) != 0:
-                    raise SystemExit(f"run failed: {' '.join(argv)}")
-            metrics = json.loads(metrics_file.read_text())["metrics"]
-            rows.append({"variant": variant, "seed": seed, **metrics})
-    print(format_table(rows, COLUMNS, group_by="variant", digits=3))
+    run_ablation(CONFIG, VARIANTS, COLUMNS, description=__doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":

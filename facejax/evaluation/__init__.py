@@ -27,7 +27,13 @@ from facejax.evaluation.identification import (
 )
 from facejax.evaluation.landmark_metrics import landmark_nme, landmark_normalizer, nme_by_yaw
 from facejax.evaluation.pose_metrics import PoseError, pose_error_degrees
-from facejax.evaluation.report import format_table, read_metrics, to_json, write_metrics
+from facejax.evaluation.report import (
+    ablation_runs,
+    format_table,
+    read_metrics,
+    to_json,
+    write_metrics,
+)
 from facejax.evaluation.shape_metrics import aligned_vertex_errors, vertex_rmse
 from facejax.evaluation.similarity import cosine_similarity
 from facejax.evaluation.verification import (
@@ -66,6 +72,7 @@ __all__ = [
     "identification_ranks",
     "rank_k_accuracy",
     # reports
+    "ablation_runs",
     "format_table",
     "read_metrics",
     "to_json",

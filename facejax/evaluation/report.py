@@ -1,4 +1,4 @@
-"""Metrics to disk and to tables: ``metrics.json`` files and markdown ablation tables.
+"""Metrics to disk and to tables: ``metrics.json`` files, ablation runs and markdown tables.
 
 ``metrics.json`` is strict JSON (``json.loads`` in any language reads it): numbers are floats
 or ints, arrays are lists, and NaN or infinite values (an unresolvable TAR@FAR, an empty yaw
@@ -7,7 +7,7 @@ bin, an accept-nothing threshold) are written as ``null``.
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +105,38 @@ def read_metrics(path) -> dict:
     """
     with open(metrics_path(path)) as f:
         return _from_json(json.load(f))
+
+
+def ablation_runs(
+    workdir,
+    variants: Mapping[str, Sequence[str]],
+    seeds: Sequence[int],
+    train: Callable[[list[str], Path], None],
+) -> list[dict]:
+    """The metrics of every variant and seed of an ablation, training the runs that lack them.
+
+    Run ``(variant, seed)`` lives in ``workdir/<variant>/<seed>`` (the variant's name with
+    ``", "`` and spaces as ``_``); a run without ``metrics.json`` is trained first by
+    ``train(overrides, run_dir)`` with the variant's config overrides and ``seed=<seed>`` (a
+    finished run is skipped; a stopped one resumes, if ``train`` resumes).
+
+    Args:
+      workdir: the ablation's folder.
+      variants: ``{name: ["key=value", ...]}`` config overrides of each variant, in table order.
+      seeds: the seeds of every variant.
+      train: trains one run (e.g. ``facejax train`` with the overrides), raising on failure.
+
+    Returns:
+      One row per run, ``{"variant": name, "seed": seed, **metrics}``, for :func:`format_table`.
+    """
+    rows = []
+    for variant, overrides in variants.items():
+        for seed in seeds:
+            run_dir = Path(workdir) / variant.replace(", ", "_").replace(" ", "_") / str(seed)
+            if not metrics_path(run_dir).exists():
+                train([*overrides, f"seed={seed}"], run_dir)
+            rows.append({"variant": variant, "seed": seed, **read_metrics(run_dir)["metrics"]})
+    return rows
 
 
 def _lookup(row: Mapping, key: str):

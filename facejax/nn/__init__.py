@@ -13,8 +13,10 @@ an argument (a pytree of arrays), never stored in a module.
 * shape decoders: :class:`ShapeDecoder` (linear from a 3DMM basis, or an MLP);
 * models: :class:`DisentangledFaceModel` (Liu et al., CVPR 2018) with
   :func:`identity_feature`, and :class:`FaceParamRegressor` (3DMM parameters, the base of the
-  Siamese and cycle-consistent methods); :class:`MultiBranchFaceModel` (one branch per
-  property on a shared backbone, Yang et al., IEEE TMM 2023) and its :class:`FaceCodes`.
+  Siamese and cycle-consistent methods); :class:`SiameseFaceModel` (the regressor with an
+  identity classifier on its identity coefficients, Luo et al.); :class:`MultiBranchFaceModel`
+  (one branch per property on a shared backbone, Yang et al., IEEE TMM 2023) and its
+  :class:`FaceCodes`.
 
 See docs/models.md.
 """
@@ -28,7 +30,7 @@ from facejax.nn.disentangle import (
     identity_feature,
 )
 from facejax.nn.encoders import ENCODERS, create_encoder
-from facejax.nn.heads import SMALL_INIT, ParamHead, PoseHead
+from facejax.nn.heads import SMALL_INIT, ParamHead, PoseHead, classifier_scores
 from facejax.nn.multi_branch import (
     BRANCHES,
     FaceCodes,
@@ -44,6 +46,7 @@ from facejax.nn.pose import (
 )
 from facejax.nn.regressor import FaceParamRegressor, RegressorOutputs
 from facejax.nn.resnet import BasicBlock, BottleneckBlock, ResNet, ResNet18, ResNet34, ResNet50
+from facejax.nn.siamese import SiameseFaceModel, SiameseOutputs
 from facejax.nn.small_cnn import SmallCNN
 from facejax.nn.spatial_cnn import SpatialCNN
 
@@ -70,10 +73,13 @@ __all__ = [
     "ResNet34",
     "ResNet50",
     "ShapeDecoder",
+    "SiameseFaceModel",
+    "SiameseOutputs",
     "SmallCNN",
     "SpatialCNN",
     "WeakPerspectivePose",
     "basis_kernel",
+    "classifier_scores",
     "basis_rms",
     "branch_parameters",
     "create_encoder",

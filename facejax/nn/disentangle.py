@@ -40,9 +40,9 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from facejax import geometry, morphable
+from facejax import morphable
 from facejax.nn.decoders import ShapeDecoder, basis_kernel, basis_rms
-from facejax.nn.heads import SMALL_INIT, PoseHead
+from facejax.nn.heads import SMALL_INIT, PoseHead, classifier_scores
 from facejax.nn.pose import DEFAULT_FILL, WeakPerspectivePose, face_frame
 from facejax.numerics import at_least_float32
 
@@ -212,12 +212,7 @@ class DisentangledFaceModel(nn.Module):
 
     def classify(self, latent) -> tuple[Array, Array]:
         """``(logits, cosines)``, each ``[B, C]``, of latents ``[B, latent_dim]``."""
-        weights = self.classifier
-        logits = latent @ weights
-        cosines = geometry.safe_normalize(latent, axis=-1) @ geometry.safe_normalize(
-            weights, axis=0
-        )
-        return logits, cosines
+        return classifier_scores(latent, self.classifier)
 
     def __call__(
         self, images, model: morphable.MorphableModel, *, train: bool

@@ -12,6 +12,7 @@ from typing import Any
 
 import flax.linen as nn
 
+from facejax import geometry
 from facejax.nn.pose import DEFAULT_FILL, POSE_CODE_SIZE, WeakPerspectivePose, weak_perspective_pose
 from facejax.numerics import at_least_float32
 
@@ -51,6 +52,15 @@ class ParamHead(nn.Module):
             name: nn.Dense(size, kernel_init=self.kernel_init, name=name)(x)
             for name, size in self.sizes
         }
+
+
+def classifier_scores(features, weights) -> tuple[Array, Array]:
+    """``(logits, cosines)``, each ``[B, C]``, of features ``[B, D]`` and class weights
+    ``[D, C]`` (a bias-free classifier): ``features @ weights`` for a plain softmax, and the
+    cosines of the L2-normalised features and columns of ``weights`` for a margin softmax
+    (ArcFace / CosFace)."""
+    cosines = geometry.safe_normalize(features, axis=-1) @ geometry.safe_normalize(weights, axis=0)
+    return features @ weights, cosines
 
 
 class PoseHead(nn.Module):

@@ -5,7 +5,7 @@ workdir)``; an experiment config names its recipe in ``config.recipe``. Logic li
 notebook can import it); ``experiments/`` holds only configs and READMEs.
 """
 
-RECIPES = ("disentangle", "cycle")
+RECIPES = ("disentangle", "siamese", "cycle")
 
 
 def get_recipe(name: str):

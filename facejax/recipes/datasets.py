@@ -72,6 +72,17 @@ def prepare_builder(
     return builder
 
 
+def prepare_dataset(config):
+    """``(builder, metadata)`` of a recipe config's ``data`` (built first if it is missing),
+    for its ``model3d`` and image size (:func:`prepare_builder`)."""
+    builder = prepare_builder(
+        config.data.builder, config.data.config, config.data.data_dir,
+        manual_dir=config.data.manual_dir, model=config.model3d,
+        image_size=config.data.image_size,
+    )  # fmt: skip
+    return builder, builder.info.metadata
+
+
 def check_model(builder, model: str) -> None:
     """Raises ``ValueError`` unless the dataset's coefficients are of ``model`` (its
     ``metadata["model_fingerprint"]``; datasets without one are not checked)."""
@@ -101,19 +112,35 @@ def train_label_map(metadata: Mapping, split: str = "train") -> np.ndarray:
     return table
 
 
-class RelabelledBatches(Iterator):
-    """A loader's batches with ``identity`` renumbered by a table into ``label``; the loader's
-    ``get_state``/``set_state``/``close`` pass through, so the run stays resumable."""
+def num_train_classes(metadata: Mapping, split: str = "train") -> int:
+    """The number of people in ``split``: the classes of :func:`train_label_map`."""
+    return int(np.sum(train_label_map(metadata, split) >= 0))
 
-    def __init__(self, loader, table: np.ndarray):
+
+SINGLE_LABELS = (("identity", "label"),)
+PAIR_LABELS = (("identity_a", "label_a"), ("identity_b", "label_b"))
+
+
+class RelabelledBatches(Iterator):
+    """A loader's batches with identity features renumbered by a table into class labels; the
+    loader's ``get_state``/``set_state``/``close`` pass through, so the run stays resumable.
+
+    ``fields`` pairs each identity feature with the label it gives: ``identity -> label`` for
+    single images (:data:`SINGLE_LABELS`), ``identity_a -> label_a`` and ``identity_b ->
+    label_b`` for the pairs of ``facejax.data.pipeline.pair_source`` (:data:`PAIR_LABELS`).
+    """
+
+    def __init__(self, loader, table: np.ndarray, fields=SINGLE_LABELS):
         self.loader = loader
         self.table = table
+        self.fields = tuple(fields)
 
     def __next__(self) -> dict:
         batch = dict(next(self.loader))
-        batch["label"] = self.table[np.asarray(batch["identity"])]
-        if np.any(batch["label"] < 0):
-            raise ValueError("a training batch holds a person outside the training split")
+        for identity, label in self.fields:
+            batch[label] = self.table[np.asarray(batch[identity])]
+            if np.any(batch[label] < 0):
+                raise ValueError("a training batch holds a person outside the training split")
         return batch
 
     def get_state(self):

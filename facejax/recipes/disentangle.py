@@ -20,23 +20,18 @@ and recognition from the identity feature (LFW-protocol verification, rank-1 ide
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from facejax import evaluation, losses, morphable, nn
-from facejax.data import protocols
-from facejax.evaluation import baselines
+from facejax import evaluation, morphable, nn
 from facejax.formats import load_model
-from facejax.recipes import datasets
+from facejax.recipes import datasets, held_out_metrics, joint_losses, networks, photos
+from facejax.recipes.joint_losses import identification_loss, make_shape_loss, target_shapes
 from facejax.train import (
-    batch_axis_name,
     cast_images,
-    compute_dtype,
     eval_variables,
-    restore_variables,
     run_training,
 )
 
@@ -54,15 +49,8 @@ EVAL_FEATURES = TRAIN_FEATURES + ("image_path",)
 def create_network(config, model3d: morphable.MorphableModel, num_classes: int):
     """The disentangled encoder-decoder of ``config.model`` for ``num_classes`` subjects."""
     m = config.model
-    kwargs: dict[str, Any] = {"dtype": compute_dtype(config.precision)}
-    kwargs["axis_name"] = batch_axis_name(config.parallelism)
-    if m.encoder.startswith("resnet"):
-        kwargs["num_filters"] = m.num_filters
-    else:  # the small and spatial CNNs
-        kwargs["widths"] = tuple(m.get("width", 32) * 2**i for i in range(4))
-    encoder = nn.create_encoder(m.encoder, **kwargs)
     return nn.DisentangledFaceModel(
-        encoder,
+        networks.create_encoder(config),
         identity_dim=m.identity_dim or model3d.num_identity,
         residual_dim=m.residual_dim or model3d.num_expression,
         num_classes=num_classes,
@@ -70,58 +58,6 @@ def create_network(config, model3d: morphable.MorphableModel, num_classes: int):
         init_from_model=m.init_from_model,
         entangled=m.entangled,
     )
-
-
-def target_shapes(model3d, identity_coeffs, expression_coeffs):
-    """``(neutral [B, V, 3], full [B, V, 3])`` shapes of the ground-truth coefficients (mm)."""
-    decode = jax.vmap(morphable.shape, in_axes=(None, 0, 0))
-    neutral = jax.vmap(morphable.shape, in_axes=(None, 0))(model3d, identity_coeffs)
-    return neutral, decode(model3d, identity_coeffs, expression_coeffs)
-
-
-def identification_loss(outputs, labels, loss_config):
-    """Per-example identification loss of the configured kind."""
-    if loss_config.identification == "softmax":
-        return losses.softmax_cross_entropy_with_integer_labels(outputs.logits, labels)
-    return losses.margin_softmax_loss(
-        outputs.cosines,
-        labels,
-        kind=loss_config.identification,
-        scale=loss_config.margin_scale,
-        margin=loss_config.margin,
-    )
-
-
-SHAPE_LOSSES = ("scale_aligned", "squared", "distance")
-SHAPE_REGIONS = ("face", "head")
-
-
-def make_shape_loss(model3d, loss_config):
-    """``shape_loss(pred [B, V, 3], target [B, V, 3]) -> [B]`` of ``loss_config``.
-
-    ``shape_loss``: ``"scale_aligned"`` (squared error after the prediction's best translation
-    and scale, which no image shows: ``losses.scale_aligned_squared_error``), ``"squared"``
-    (mean squared vertex distance, raw millimetres) or ``"distance"`` (mean Euclidean vertex
-    distance, the first version's loss). ``shape_region``: ``"face"`` weighs the model's face
-    mask only (what a photo shows), ``"head"`` every vertex.
-    """
-    kind, region = loss_config.shape_loss, loss_config.shape_region
-    if kind not in SHAPE_LOSSES:
-        raise ValueError(f"config.loss.shape_loss must be one of {SHAPE_LOSSES}, got {kind!r}")
-    if region not in SHAPE_REGIONS:
-        raise ValueError(f"config.loss.shape_region must be one of {SHAPE_REGIONS}, got {region!r}")
-    weights = None
-    if region == "face":
-        if model3d.face_mask is None:
-            raise ValueError(
-                f"config.loss.shape_region='face' needs a face mask; '{model3d.name}' has none"
-            )
-        weights = (model3d.face_mask > 0.5).astype(jnp.float32)
-    if kind == "scale_aligned":
-        return lambda pred, target: losses.scale_aligned_squared_error(pred, target, weights)
-    if kind == "squared":
-        return lambda pred, target: losses.squared_vertex_error(pred, target, weights)
-    return lambda pred, target: losses.mean_vertex_distance(pred, target, weights)
 
 
 def make_loss_fn(net, model3d, config):
@@ -146,15 +82,17 @@ def make_loss_fn(net, model3d, config):
             )
         neutral, full = target_shapes(model3d, batch["identity_coeffs"], batch["expression_coeffs"])
         terms = {
-            "identification": identification_loss(outputs, batch["label"], weights),
+            "identification": identification_loss(
+                outputs,
+                batch["label"],
+                weights.identification,
+                scale=weights.margin_scale,
+                margin=weights.margin,
+            ),
             "identity_shape": shape_loss(outputs.identity_shape, neutral),
             "shape": shape_loss(outputs.shape, full),
-            # Landmark error as a percentage of the image side, so its weight does not depend
-            # on the image size.
-            "landmarks": losses.landmark_loss(
-                outputs.landmarks_2d * (100.0 / image_size),
-                batch["landmarks"] * (100.0 / image_size),
-                batch["landmark_visibility"].astype(jnp.float32),
+            "landmarks": joint_losses.landmark_percent_loss(
+                outputs.landmarks_2d, batch["landmarks"], batch["landmark_visibility"], image_size
             ),
         }
         total = sum(weights[f"w_{name}"] * jnp.mean(value) for name, value in terms.items())
@@ -204,57 +142,11 @@ def evaluate_split(net, variables, model3d, source, metadata, config, mean_ident
         net, variables, model3d, data["image"], precision=config.precision,
         batch_size=config.eval.batch_size, feature=config.eval.feature,
     )  # fmt: skip
-    neutral, full = jax.jit(target_shapes)(
-        model3d, jnp.asarray(data["identity_coeffs"]), jnp.asarray(data["expression_coeffs"])
+    metrics = held_out_metrics.reconstruction_metrics(
+        model3d, identity_shape, shape, landmarks, data, mean_identity
     )
-    mean_face = morphable.shape(model3d, jnp.asarray(mean_identity))
-    regions = baselines.shape_regions(model3d)
-    metrics = {
-        **baselines.shape_rmse_with_baseline(
-            "identity", identity_shape, neutral, mean_face, regions
-        ),
-        **baselines.shape_rmse_with_baseline("shape", shape, full, mean_face, regions),
-    }
-    visibility = data["landmark_visibility"].astype(np.float32)
-    metrics["landmark_nme"] = float(
-        np.mean(evaluation.landmark_nme(landmarks, data["landmarks"], visibility=visibility))
-    )
-    keys = [k.decode() if isinstance(k, bytes) else str(k) for k in data["image_path"]]
-    pairs = protocols.VerificationPairs.from_records(metadata["verification_pairs"]["pairs"], keys)
-    scores = np.asarray(
-        evaluation.cosine_similarity(features[pairs.index_a], features[pairs.index_b])
-    )
-    verification = evaluation.verification_metrics(
-        scores, pairs.same, pairs.fold, include_roc=False
-    )
-    for name in ("accuracy", "accuracy_std", "auc", "eer"):
-        metrics[f"verification_{name}"] = float(verification[name])
-    # Keys without dots, so tables can address them as paths.
-    metrics["verification_tar_at_far_1e-2"] = float(verification["tar_at_far_0.01"])
-    metrics["verification_tar_at_far_1e-3"] = float(verification["tar_at_far_0.001"])
-    metrics["verification_num_impostor_pairs"] = verification["num_impostor"]
-    metrics["verification_notes"] = list(verification["notes"])
-    split = protocols.GalleryProbe.from_records(metadata["identification"], keys)
-    labels = data["identity"]
-    ranks = evaluation.rank_k_accuracy(
-        features[split.gallery], labels[split.gallery], features[split.probe], labels[split.probe],
-        k=(1,),
-    )  # fmt: skip
-    metrics["rank_1"] = float(ranks["rank_1"])
-    metrics.update(baselines.recognition_chance(len(np.unique(labels[split.gallery]))))
-    metrics["num_test_images"] = len(keys)
-    metrics["num_test_identities"] = len(np.unique(labels))
+    metrics.update(held_out_metrics.recognition_metrics(features, data, metadata))
     return metrics
-
-
-def _prepare_data(config):
-    """``(builder, metadata)`` of the configured dataset, built first if it is missing."""
-    builder = datasets.prepare_builder(
-        config.data.builder, config.data.config, config.data.data_dir,
-        manual_dir=config.data.manual_dir, model=config.model3d,
-        image_size=config.data.image_size,
-    )  # fmt: skip
-    return builder, builder.info.metadata
 
 
 def train_and_evaluate(config, workdir) -> dict:
@@ -263,16 +155,15 @@ def train_and_evaluate(config, workdir) -> dict:
     from facejax.data.pipeline import AugmentConfig, make_loader
 
     model3d = morphable.to_device(load_model(config.model3d))
-    builder, metadata = _prepare_data(config)
+    builder, metadata = datasets.prepare_dataset(config)
     table = datasets.train_label_map(metadata)
     # Recorded in the config saved beside the checkpoints, so a predictor can rebuild the
     # network without the dataset.
-    config.model.num_classes = int(np.sum(table >= 0))
+    config.model.num_classes = datasets.num_train_classes(metadata)
     net = create_network(config, model3d, num_classes=config.model.num_classes)
     train_source = builder.as_data_source("train")
     test_source = builder.as_data_source("test")
     mean_identity = datasets.mean_identity_coeffs(train_source)
-    size = config.data.image_size
     augment = None
     if config.data.color_jitter > 0:
         # Flips and crops would move the coefficients' shapes away from their targets.
@@ -280,9 +171,6 @@ def train_and_evaluate(config, workdir) -> dict:
             crop_scale=(1.0, 1.0), max_shift=0.0, flip_prob=0.0,
             color_jitter=config.data.color_jitter,
         )  # fmt: skip
-
-    def init_fn(rng):
-        return net.init(rng, jnp.zeros((1, size, size, 3), jnp.float32), model3d, train=False)
 
     def train_data():
         loader = make_loader(
@@ -309,7 +197,7 @@ def train_and_evaluate(config, workdir) -> dict:
     run_training(
         config,
         workdir,
-        init_fn=init_fn,
+        init_fn=networks.make_init_fn(net, model3d, config.data.image_size),
         loss_fn=make_loss_fn(net, model3d, config),
         train_data=train_data,
         eval_fn=eval_fn,
@@ -324,24 +212,13 @@ def train_and_evaluate(config, workdir) -> dict:
 def restore(config, workdir):
     """``(net, variables, model3d, step)`` of the latest checkpoint in ``workdir`` (EMA
     parameters when the run kept them)."""
-    model3d = morphable.to_device(load_model(config.model3d))
-    num_classes = config.model.get("num_classes", 0)
-    if not num_classes:  # a run saved before the config recorded it: count the people
-        num_classes = int(np.sum(datasets.train_label_map(_prepare_data(config)[1]) >= 0))
-    net = create_network(config, model3d, num_classes=num_classes)
-    size = config.data.image_size
-
-    def init_fn(rng):
-        return net.init(rng, jnp.zeros((1, size, size, 3), jnp.float32), model3d, train=False)
-
-    variables, step = restore_variables(config, workdir, init_fn)
-    return net, variables, model3d, step
+    return networks.restore(config, workdir, create_network)
 
 
 def evaluate(config, workdir) -> dict:
     """Evaluates the latest checkpoint in ``workdir`` on the test split; writes metrics.json."""
     net, variables, model3d, step = restore(config, workdir)
-    builder, metadata = _prepare_data(config)
+    builder, metadata = datasets.prepare_dataset(config)
     mean_identity = datasets.mean_identity_coeffs(builder.as_data_source("train"))
     results = evaluate_split(
         net, variables, model3d, builder.as_data_source("test"), metadata, config, mean_identity
@@ -369,17 +246,14 @@ def load_predictor(config, workdir):
     @jax.jit
     def forward(variables, images):
         out = net.apply(variables, cast_images(images, config.precision), model3d, train=False)
-        lmk3 = jax.vmap(morphable.landmarks, in_axes=(None, 0))(model3d, out.shape)
-        return {
-            "shape": out.shape,
-            "identity_shape": out.identity_shape,
-            "screen_vertices": out.pose.project(out.shape),
-            "landmarks_2d": out.landmarks_2d,
-            "landmarks_3d": lmk3,
-            "angles": out.pose.angles,
-            "scale": out.pose.scale,
-            "embedding": nn.identity_feature(out, feature),
-        }
+        return photos.predictor_outputs(
+            model3d,
+            shape=out.shape,
+            identity_shape=out.identity_shape,
+            landmarks_2d=out.landmarks_2d,
+            pose=out.pose,
+            embedding=nn.identity_feature(out, feature),
+        )
 
     def predict(images):
         return jax.tree.map(np.asarray, forward(variables, np.asarray(images)))

@@ -88,6 +88,38 @@ def photo_record(name, transform, prediction: dict) -> dict:
     }
 
 
+def predictor_outputs(model3d, *, shape, identity_shape, landmarks_2d, pose, embedding) -> dict:
+    """What a recipe's predictor returns for :func:`write_reconstructions` (traceable: call it
+    inside the jitted forward pass).
+
+    Args:
+      model3d: the morphable model (its landmark definition).
+      shape, identity_shape: ``[B, V, 3]`` mm, model frame.
+      landmarks_2d: ``[B, 68, 2]`` crop pixels.
+      pose: the batch's ``facejax.nn.WeakPerspectivePose``.
+      embedding: ``[B, D]`` the identity feature.
+
+    Returns:
+      ``shape``, ``identity_shape``, ``screen_vertices`` ``[B, V, 3]`` (crop pixels and
+      depth), ``landmarks_2d``, ``landmarks_3d`` ``[B, 68, 3]`` (mm, model frame), ``angles``
+      ``[B, 3]`` (radians, ``"xyz"``), ``scale`` ``[B]`` (px/mm) and ``embedding``.
+    """
+    import jax
+
+    from facejax import morphable
+
+    return {
+        "shape": shape,
+        "identity_shape": identity_shape,
+        "screen_vertices": pose.project(shape),
+        "landmarks_2d": landmarks_2d,
+        "landmarks_3d": jax.vmap(morphable.landmarks, in_axes=(None, 0))(model3d, shape),
+        "angles": pose.angles,
+        "scale": pose.scale,
+        "embedding": embedding,
+    }
+
+
 def write_reconstructions(
     predict: Callable[[np.ndarray], dict],
     model3d,

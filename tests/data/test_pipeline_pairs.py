@@ -1,6 +1,8 @@
 """Pair sources: same/different identity pairs across poses, frame pairs of clips, the identity
 index and its cache."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -89,6 +91,58 @@ def test_positive_partners_prefer_the_largest_yaw_difference():
     )
     partners = {frozenset(uniform.partners(i)[:2]) for i in range(60)}
     assert frozenset((0, 1)) in partners  # not the farthest, still drawn
+
+
+# Sampling tolerances, in standard errors of the sample mean: a correct sampler fails one in
+# ~16,000 runs (and never for a fixed seed); a wrong share or partner rule is tens of errors off.
+STANDARD_ERRORS = 4.0
+
+
+def _expected_max_yaw_difference(yaws, members, k):
+    """Exact mean |yaw difference| of positive pairs when, for a uniform anchor among
+    ``members`` (lists of example indices per person), the partner is the farthest in yaw of
+    ``k`` distinct others drawn uniformly: the j-th farthest of n others is the farthest of the
+    draw with probability C(n - j, k - 1) / C(n, k)."""
+    per_anchor = []
+    for people in members:
+        for anchor in people:
+            d = np.sort([abs(yaws[o] - yaws[anchor]) for o in people if o != anchor])[::-1]
+            n, draw = len(d), min(k, len(d))
+            p = [math.comb(n - j, draw - 1) / math.comb(n, draw) for j in range(1, n + 1)]
+            per_anchor.append(float(np.dot(p, d)))
+    return float(np.mean(per_anchor))
+
+
+def test_pair_statistics_match_the_positive_fraction_and_the_pose_candidates():
+    rng = np.random.default_rng(3)
+    people, per_person = 30, 6
+    identities = np.repeat(np.arange(people), per_person)
+    yaws = rng.uniform(-1.5, 1.5, size=len(identities))
+    source = _faces(identities, yaws)
+    index = identity_index(source)
+    members = [list(np.flatnonzero(identities == p)) for p in range(people)]
+    count = 4000
+    for fraction in (0.2, 0.5, 0.9):
+        pairs = pair_source(source, index, seed=7, positive_fraction=fraction, num_pairs=count)
+        share = np.mean([pairs.partners(i)[2] for i in range(count)])
+        standard_error = math.sqrt(fraction * (1 - fraction) / count)  # binomial
+        assert abs(share - fraction) < STANDARD_ERRORS * standard_error, (fraction, share)
+
+    def positive_yaw_differences(k):
+        pairs = pair_source(
+            source, index, seed=8, positive_fraction=1.0, pose_candidates=k, num_pairs=count
+        )
+        return np.array([abs(yaws[a] - yaws[b]) for a, b, _ in map(pairs.partners, range(count))])
+
+    means = {}
+    for k in (1, 4):
+        differences = positive_yaw_differences(k)
+        means[k] = differences.mean()
+        expected = _expected_max_yaw_difference(yaws, members, k)
+        standard_error = differences.std() / math.sqrt(count)
+        assert abs(means[k] - expected) < STANDARD_ERRORS * standard_error, (k, means[k], expected)
+    # Cross-pose positives: four candidates give partners much farther in yaw than one.
+    assert means[4] > 1.3 * means[1], means
 
 
 def test_identity_index_reads_the_source_once_and_caches(tmp_path):

@@ -67,3 +67,23 @@ def test_format_table_mean_std_over_seeds():
     assert ungrouped.split("\n")[2:] == ["| 2.000 |", "| 2.200 |"]
     missing = evaluation.format_table(rows[:1], ["nothing"])
     assert missing.split("\n")[2] == "| joint | 1 | n/a |"
+
+
+def test_ablation_runs_train_only_what_is_missing(tmp_path):
+    trained = []
+
+    def train(overrides, run_dir):
+        trained.append((list(overrides), run_dir))
+        seed = int(overrides[-1].split("=")[1])
+        value = float("nan") if seed == 1 else 1.0 + seed + len(overrides)
+        evaluation.write_metrics(run_dir, {"auc": value})
+
+    variants = {"joint, full": ["loss.w=1"], "no loss": []}
+    rows = evaluation.ablation_runs(tmp_path, variants, [0, 1], train)
+    assert [(r["variant"], r["seed"]) for r in rows] == [
+        ("joint, full", 0), ("joint, full", 1), ("no loss", 0), ("no loss", 1),
+    ]  # fmt: skip
+    assert trained[0] == (["loss.w=1", "seed=0"], tmp_path / "joint_full" / "0")
+    assert rows[0]["auc"] == 3.0 and math.isnan(rows[1]["auc"])  # null read back as NaN
+    again = evaluation.ablation_runs(tmp_path, variants, [0, 1, 2], train)
+    assert len(trained) == 4 + 2 and len(again) == 6  # only the new seed was trained

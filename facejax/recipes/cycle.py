@@ -32,12 +32,10 @@ import numpy as np
 
 from facejax import evaluation, losses, morphable, nn
 from facejax.formats import load_model
-from facejax.recipes import clip_evaluation, datasets
+from facejax.recipes import clip_evaluation, datasets, networks
 from facejax.recipes import cycle_construction as cc
 from facejax.train import (
-    batch_axis_name,
     cast_images,
-    compute_dtype,
     eval_variables,
     restore_variables,
     run_training,
@@ -57,13 +55,7 @@ TRAIN_FEATURES = (
 def create_network(config) -> nn.MultiBranchFaceModel:
     """The multi-branch network of ``config.model``."""
     m = config.model
-    kwargs: dict[str, Any] = {"dtype": compute_dtype(config.precision)}
-    kwargs["axis_name"] = batch_axis_name(config.parallelism)
-    if m.encoder.startswith("resnet"):
-        kwargs["num_filters"] = m.num_filters
-    else:  # the small and spatial CNNs
-        kwargs["widths"] = tuple(m.width * 2**i for i in range(4))
-    encoder = nn.create_encoder(m.encoder, **kwargs)
+    encoder = networks.create_encoder(config)
     return nn.MultiBranchFaceModel(encoder, branch_width=m.branch_width, fill=m.fill)
 
 
@@ -228,13 +220,6 @@ def _mean_identity(source, model3d) -> np.ndarray:
     return datasets.mean_identity_coeffs(source)
 
 
-def _init_fn(net, model3d, size):
-    def init_fn(rng):
-        return net.init(rng, jnp.zeros((1, size, size, 3), jnp.float32), model3d, train=False)
-
-    return init_fn
-
-
 def train_data_fn(config, train_source):
     """``train_data()`` of facejax.train: frame pairs of the training clips, only
     :data:`TRAIN_FEATURES` kept."""
@@ -279,7 +264,7 @@ def train_and_evaluate(config, workdir) -> dict:
     run_training(
         config,
         workdir,
-        init_fn=_init_fn(net, model3d, config.data.image_size),
+        init_fn=networks.make_init_fn(net, model3d, config.data.image_size),
         loss_fn=make_loss_fn(net, model3d, config),
         train_data=train_data_fn(config, train_source),
         eval_fn=eval_fn,
@@ -297,7 +282,7 @@ def restore(config, workdir):
     model3d = morphable.to_device(load_model(config.model3d))
     net = create_network(config)
     variables, step = restore_variables(
-        config, workdir, _init_fn(net, model3d, config.data.image_size)
+        config, workdir, networks.make_init_fn(net, model3d, config.data.image_size)
     )
     return net, variables, model3d, step
 

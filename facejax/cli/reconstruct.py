@@ -94,6 +94,10 @@ def run(args) -> int:
     )
     results = []
     for (name, _, _), stem, contrast in zip(crops, written, contrasts, strict=True):
+        if isinstance(stem, str):  # the prediction was not finite: nothing written
+            failed.append({"image": str(name), "error": stem})
+            print(f"facejax reconstruct: skipped {stem}", file=sys.stderr)
+            continue
         results.append({"image": str(name), "output": Path(stem).name, "contrast": contrast})
         print(
             f"{name}: contrast {contrast:.3f}; wrote {stem}.{args.format} and its landmarks, "
@@ -107,5 +111,5 @@ def run(args) -> int:
     }
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / SUMMARY_NAME, json.dumps(summary, indent=1))
-    print(f"reconstructed {len(crops)} of {len(args.images)} photos into {out}")
+    print(f"reconstructed {len(results)} of {len(args.images)} photos into {out}")
     return 1 if failed else 0

@@ -6,7 +6,11 @@ batches of one size (``facejax.data.fixed_batches``) and writes per photo ``<ste
 face, mm, model frame), ``<stem>_identity.obj`` (its neutral face), ``<stem>.json`` (68
 landmarks in the photo's pixels and in 3D, the pose in the schema of
 ``facejax.formats.face_json``), ``<stem>_embedding.npy`` (the identity feature) and
-``<stem>_overlay.png`` (:func:`draw_prediction`).
+``<stem>_overlay.png`` (:func:`draw_prediction`). Where the recipe predicts them (the cycle
+recipe), the meshes carry the predicted albedo as vertex colours and ``<stem>.json`` the
+expression coefficients and SH lighting. Every file is written whole or not at all
+(``facejax.formats.atomic_files``); a photo whose prediction is not finite is skipped, named,
+and the others are still written.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from facejax import geometry
 from facejax.data import crop
 from facejax.data.fixed_batches import map_fixed_batches
 from facejax.formats import face_json, write_obj, write_ply
+from facejax.formats.atomic_files import atomic_write, write_text_atomic
+from facejax.formats.image_files import write_png
 
 MESH_FORMATS = ("obj", "ply")
 
@@ -74,7 +80,7 @@ def photo_record(name, transform, prediction: dict) -> dict:
     photo_landmarks = crop.apply_transform(
         crop.invert_transform(transform), prediction["landmarks_2d"]
     )
-    return {
+    record = {
         "image": str(name),
         "landmarks_2d": np.round(photo_landmarks, 3).tolist(),
         "landmarks_2d_units": "pixels of the photo (x right, y down, pixel centres +0.5)",
@@ -86,6 +92,14 @@ def photo_record(name, transform, prediction: dict) -> dict:
         "scale_pixels_per_mm_in_crop": float(prediction["scale"]),
         "crop_transform": np.asarray(transform).round(6).tolist(),
     }
+    # What only some recipes predict (the cycle recipe's expression and lighting).
+    if "expression" in prediction:
+        record["expression_coeffs"] = np.round(prediction["expression"], 5).tolist()
+        record["expression_units"] = "standard deviations of the model's expression basis"
+    if "sh_coeffs" in prediction:
+        record["sh_coeffs"] = np.round(prediction["sh_coeffs"], 5).tolist()
+        record["sh_coeffs_units"] = "[9, 3] RGB spherical-harmonics lighting, camera frame"
+    return record
 
 
 def predictor_outputs(model3d, *, shape, identity_shape, landmarks_2d, pose, embedding) -> dict:
@@ -120,6 +134,16 @@ def predictor_outputs(model3d, *, shape, identity_shape, landmarks_2d, pose, emb
     }
 
 
+def non_finite_outputs(prediction: dict) -> list[str]:
+    """Names of the (unbatched) prediction's arrays that hold NaN or infinite values."""
+    return [
+        key
+        for key, value in prediction.items()
+        if np.issubdtype(np.asarray(value).dtype, np.floating)
+        and not np.all(np.isfinite(np.asarray(value)))
+    ]
+
+
 def write_reconstructions(
     predict: Callable[[np.ndarray], dict],
     model3d,
@@ -128,7 +152,7 @@ def write_reconstructions(
     *,
     batch_size: int,
     mesh_format: str = "obj",
-) -> list[Path]:
+) -> list[Path | str]:
     """Runs ``predict`` on the crops and writes each photo's files into ``out``.
 
     Args:
@@ -142,12 +166,11 @@ def write_reconstructions(
       mesh_format: ``"obj"`` or ``"ply"``.
 
     Returns:
-      The written ``out / <stem>`` of each photo, in order.
+      Per photo, in order: the written ``out / <stem>`` (a ``Path``), or, for a photo whose
+      prediction is not finite, the reason it was skipped (a ``str``; nothing of it written).
     """
     if mesh_format not in MESH_FORMATS:
         raise ValueError(f"mesh format must be one of {MESH_FORMATS}, got {mesh_format!r}")
-    from PIL import Image
-
     from facejax.fitting.fit_files import unique_stems
 
     out = Path(out)
@@ -157,19 +180,27 @@ def write_reconstructions(
     triangles = np.asarray(model3d.triangles)
     write_mesh = write_obj if mesh_format == "obj" else write_ply
     predictions = map_fixed_batches(predict, np.stack([c for _, c, _ in crops]), batch_size)
-    written = []
+    written: list[Path | str] = []
     # Two photos a.jpg in different folders must not overwrite each other's results.
     stems = unique_stems([name for name, _, _ in crops])
     for i, (name, crop_image, transform) in enumerate(crops):
         one = {key: value[i] for key, value in predictions.items()}
+        bad = non_finite_outputs(one)
+        if bad:
+            written.append(f"{name}: the prediction is not finite ({', '.join(bad)}); skipped")
+            continue
         stem = out / stems[i]
-        write_mesh(f"{stem}.{mesh_format}", one["shape"], triangles)
-        write_mesh(f"{stem}_identity.{mesh_format}", one["identity_shape"], triangles)
-        np.save(f"{stem}_embedding.npy", one["embedding"])
-        Path(f"{stem}.json").write_text(json.dumps(photo_record(name, transform, one), indent=1))
+        colors = None
+        if "albedo" in one:
+            colors = np.clip(np.asarray(one["albedo"], np.float64), 0.0, 1.0)
+        write_mesh(f"{stem}.{mesh_format}", one["shape"], triangles, colors)
+        write_mesh(f"{stem}_identity.{mesh_format}", one["identity_shape"], triangles, colors)
+        with atomic_write(f"{stem}_embedding.npy", "wb") as file:
+            np.save(file, one["embedding"])
+        write_text_atomic(f"{stem}.json", json.dumps(photo_record(name, transform, one), indent=1))
         picture = draw_prediction(
             crop_image, one["screen_vertices"], triangles, one["landmarks_2d"]
         )
-        Image.fromarray(picture).save(f"{stem}_overlay.png")
+        write_png(f"{stem}_overlay.png", picture)
         written.append(stem)
     return written

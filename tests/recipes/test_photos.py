@@ -1,0 +1,75 @@
+"""write_reconstructions: each photo's files, albedo as vertex colours, a non-finite prediction
+skipped by name while the others are written."""
+
+import json
+
+import numpy as np
+
+from facejax.formats import load_model, read_obj
+from facejax.recipes import photos
+
+SIZE = 32
+
+
+def _fake_predictor(model, *, with_albedo, nan_photo=None):
+    mean = np.asarray(model.mean_shape, np.float32).reshape(-1, 3)
+    v = mean.shape[0]
+
+    def predict(images):
+        b = images.shape[0]
+        # A weak-perspective projection of the mean face into the middle of the crop.
+        screen = np.concatenate([mean[:, :2] * 0.1 + SIZE / 2, mean[:, 2:]], axis=-1)
+        out = {
+            "shape": np.broadcast_to(mean, (b, v, 3)).copy(),
+            "identity_shape": np.broadcast_to(mean, (b, v, 3)).copy(),
+            "screen_vertices": np.broadcast_to(screen, (b, v, 3)).copy(),
+            "landmarks_2d": np.full((b, 68, 2), SIZE / 2, np.float32),
+            "landmarks_3d": np.zeros((b, 68, 3), np.float32),
+            "angles": np.zeros((b, 3), np.float32),
+            "scale": np.full((b,), 0.1, np.float32),
+            "embedding": np.arange(b * 4, dtype=np.float32).reshape(b, 4),
+        }
+        if with_albedo:
+            out["albedo"] = np.full((b, v, 3), 0.5, np.float32)
+            out["expression"] = np.zeros((b, 3), np.float32)
+            out["sh_coeffs"] = np.zeros((b, 9, 3), np.float32)
+        if nan_photo is not None and nan_photo < b:
+            out["shape"][nan_photo, 0, 0] = np.nan
+        return out
+
+    return predict
+
+
+def _crops(n):
+    rng = np.random.default_rng(0)
+    transform = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], np.float32)
+    return [
+        (f"photo{i}.png", rng.integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8), transform)
+        for i in range(n)
+    ]
+
+
+def test_a_non_finite_prediction_is_skipped_and_named_the_others_written(tmp_path):
+    model = load_model("synthetic:small")
+    predict = _fake_predictor(model, with_albedo=False, nan_photo=1)
+    written = photos.write_reconstructions(predict, model, _crops(3), tmp_path, batch_size=2)
+    assert isinstance(written[1], str) and "photo1.png" in written[1] and "shape" in written[1]
+    assert not list(tmp_path.glob("photo1*"))
+    for stem in (written[0], written[2]):
+        for suffix in (".obj", "_identity.obj", ".json", "_embedding.npy", "_overlay.png"):
+            assert (tmp_path / f"{stem.name}{suffix}").is_file()
+        vertices, _, colors = read_obj(f"{stem}.obj")
+        assert np.all(np.isfinite(vertices)) and colors is None
+    # Photo 2 is row 0 of the second batch of 2 (the fake predictor numbers rows per batch).
+    np.testing.assert_array_equal(np.load(tmp_path / "photo2_embedding.npy"), [0, 1, 2, 3])
+
+
+def test_predicted_albedo_colours_the_meshes_and_lighting_reaches_the_json(tmp_path):
+    model = load_model("synthetic:small")
+    predict = _fake_predictor(model, with_albedo=True)
+    (stem,) = photos.write_reconstructions(predict, model, _crops(1), tmp_path, batch_size=1)
+    _, _, colors = read_obj(f"{stem}.obj")
+    np.testing.assert_allclose(colors, 0.5, atol=1e-3)
+    record = json.loads((tmp_path / "photo0.json").read_text())
+    assert np.asarray(record["sh_coeffs"]).shape == (9, 3)
+    assert len(record["expression_coeffs"]) == 3

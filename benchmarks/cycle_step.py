@@ -50,13 +50,13 @@ def main() -> None:
     from facejax import morphable
     from facejax.cli.train import load_config
     from facejax.formats import load_model
-    from facejax.recipes import cycle, cycle_construction
+    from facejax.recipes import cycle, cycle_construction, networks
 
     config = load_config(f"experiments/cycle/config.py:{args.variant}")
     size, pairs = config.data.image_size, config.data.batch_size
     model3d = morphable.to_device(load_model(config.model3d))
     net = cycle.create_network(config)
-    variables = jax.jit(cycle._init_fn(net, model3d, size))(jax.random.key(0))
+    variables = jax.jit(networks.make_init_fn(net, model3d, size))(jax.random.key(0))
     rng = np.random.default_rng(0)
     batch = {
         f"image_{s}": rng.integers(0, 256, (pairs, size, size, 3), dtype=np.uint8) for s in "ab"

@@ -28,7 +28,7 @@ def _config(data_dir, *sets):
 def test_no_3d_truth_reaches_the_loss(data_dir):
     from facejax import morphable
     from facejax.formats import load_model
-    from facejax.recipes import cycle
+    from facejax.recipes import cycle, networks
 
     config = _config(data_dir, "data.batch_size=2", "model.width=4", "model.branch_width=8")
     builder = cycle._prepare_data(config)
@@ -45,7 +45,7 @@ def test_no_3d_truth_reaches_the_loss(data_dir):
 
     model3d = morphable.to_device(load_model(config.model3d))
     net = cycle.create_network(config)
-    variables = cycle._init_fn(net, model3d, 32)(jax.random.key(0))
+    variables = networks.make_init_fn(net, model3d, 32)(jax.random.key(0))
     loss_fn = jax.jit(cycle.make_loss_fn(net, model3d, config), static_argnames="train")
 
     def loss(b):

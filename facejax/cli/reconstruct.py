@@ -72,10 +72,10 @@ def run(args) -> int:
     predict, model3d = recipe.load_predictor(config, args.workdir)
     size = int(config.data.image_size)
 
-    crops, contrasts, failed = [], [], []
+    crops, contrasts, references, failed = [], [], [], []
     for name in args.images:
         try:
-            crop, transform = photos.crop_photo(read_image(name), size, args.detect)
+            crop, transform, landmarks = photos.crop_photo(read_image(name), size, args.detect)
             contrast = rms_contrast(crop)
             if contrast < FLAT_CONTRAST:
                 raise ValueError(
@@ -88,24 +88,31 @@ def run(args) -> int:
             continue
         crops.append((Path(name), crop, transform))
         contrasts.append(contrast)
+        references.append(landmarks)
 
     written = photos.write_reconstructions(
-        predict, model3d, crops, out, batch_size=args.batch_size, mesh_format=args.format
-    )
+        predict, model3d, crops, out, batch_size=args.batch_size, mesh_format=args.format,
+        reference_landmarks=references,
+    )  # fmt: skip
     results = []
-    for (name, _, _), stem, contrast in zip(crops, written, contrasts, strict=True):
-        if isinstance(stem, str):  # the prediction was not finite: nothing written
-            failed.append({"image": str(name), "error": stem})
-            print(f"facejax reconstruct: skipped {stem}", file=sys.stderr)
+    for (name, _, _), result, contrast in zip(crops, written, contrasts, strict=True):
+        if result.stem is None:  # the prediction was not finite: nothing written
+            failed.append({"image": str(name), "error": result.error})
+            print(f"facejax reconstruct: skipped {result.error}", file=sys.stderr)
             continue
-        results.append({"image": str(name), "output": Path(stem).name, "contrast": contrast})
+        scores = {"contrast": contrast, **(result.scores or {})}
+        results.append({"image": str(name), "output": result.stem.name, **scores})
+        shown = ", ".join(f"{key} {value:.3f}" for key, value in scores.items())
         print(
-            f"{name}: contrast {contrast:.3f}; wrote {stem}.{args.format} and its landmarks, "
-            f"pose, embedding, overlay"
+            f"{name}: {shown}; wrote {result.stem}.{args.format} and its landmarks, pose, "
+            f"embedding, overlay"
         )
     summary = {
         "contrast": "RMS contrast of the crop the network saw, 0 to 0.5 (faces: about 0.1 to "
         "0.3); see facejax.data.image_contrast",
+        "landmark_agreement_nme": "with --detect: NME (box normaliser) of the predicted 2D "
+        "landmarks against the detector's; high when the reconstruction does not follow the "
+        "face (see facejax.recipes.photos.PhotoResult)",
         "results": results,
         "failed": failed,
     }

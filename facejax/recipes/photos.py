@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,21 +32,27 @@ from facejax.formats.image_files import write_png
 MESH_FORMATS = ("obj", "ply")
 
 
-def crop_photo(image: np.ndarray, size: int, detect: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``(crop [size, size, 3] uint8, transform [2, 3] photo -> crop pixels)``.
+def crop_photo(
+    image: np.ndarray, size: int, detect: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(crop [size, size, 3] uint8, transform [2, 3] photo -> crop pixels, landmarks)``.
 
     With ``detect`` the crop is aligned to the landmarks of the optional detector
-    (``facejax[detect]``; a ``ValueError`` when it finds no face); without, it is the central
-    square of the photo.
+    (``facejax[detect]``; a ``ValueError`` when it finds no face), returned as ``[68, 2]``
+    crop pixels (the reference of :func:`write_reconstructions`' landmark agreement); without,
+    it is the central square of the photo and the landmarks are ``None``.
     """
     height, width = image.shape[:2]
+    landmarks = None
     if detect:
         from facejax.face_detection import detect_landmarks
 
-        transform = crop.template_transform(detect_landmarks(image), size, margin=1.25)
+        detected = detect_landmarks(image)
+        transform = crop.template_transform(detected, size, margin=1.25)
+        landmarks = np.asarray(crop.apply_transform(transform, detected), np.float32)
     else:
         transform = crop.box_transform(crop.central_box(width, height), size)
-    return crop.warp_image(image, transform, size), transform
+    return crop.warp_image(image, transform, size), transform, landmarks
 
 
 def draw_prediction(crop_image, screen_vertices, triangles, landmarks) -> np.ndarray:
@@ -134,6 +141,31 @@ def predictor_outputs(model3d, *, shape, identity_shape, landmarks_2d, pose, emb
     }
 
 
+class PhotoResult(NamedTuple):
+    """What :func:`write_reconstructions` did with one photo.
+
+    Attributes:
+      stem: the written ``out / <stem>`` (its files are ``<stem>.obj``, ...), or None.
+      error: why nothing was written (a non-finite prediction), or None.
+      scores: per-photo quality scores a batch user can filter on:
+        ``landmark_agreement_nme``, the NME (ground-truth box normaliser) of the predicted 2D
+        landmarks against the detector's, when the photo was cropped with ``--detect``: a
+        reconstruction that does not follow the detected face scores high (a fit-quality score).
+    """
+
+    stem: Path | None
+    error: str | None = None
+    scores: dict | None = None
+
+
+def landmark_agreement(predicted, reference) -> float:
+    """NME (box normaliser) of predicted ``[68, 2]`` landmarks against a reference ``[68, 2]``."""
+    from facejax.evaluation import landmark_nme
+
+    nme = landmark_nme(np.asarray(predicted)[None], np.asarray(reference, np.float32)[None])
+    return float(nme[0])
+
+
 def non_finite_outputs(prediction: dict) -> list[str]:
     """Names of the (unbatched) prediction's arrays that hold NaN or infinite values."""
     return [
@@ -152,7 +184,8 @@ def write_reconstructions(
     *,
     batch_size: int,
     mesh_format: str = "obj",
-) -> list[Path | str]:
+    reference_landmarks: Sequence[np.ndarray | None] | None = None,
+) -> list[PhotoResult]:
     """Runs ``predict`` on the crops and writes each photo's files into ``out``.
 
     Args:
@@ -164,10 +197,13 @@ def write_reconstructions(
       out: the output folder (created if needed).
       batch_size: photos per call of ``predict`` (the last batch is padded).
       mesh_format: ``"obj"`` or ``"ply"``.
+      reference_landmarks: per photo, detected ``[68, 2]`` crop-pixel landmarks (or None) to
+        score the prediction against (:class:`PhotoResult`'s ``landmark_agreement_nme``, also
+        in ``<stem>.json``).
 
     Returns:
-      Per photo, in order: the written ``out / <stem>`` (a ``Path``), or, for a photo whose
-      prediction is not finite, the reason it was skipped (a ``str``; nothing of it written).
+      A :class:`PhotoResult` per photo, in order; a photo whose prediction is not finite has
+      ``stem=None`` and the reason in ``error`` (nothing of it written).
     """
     if mesh_format not in MESH_FORMATS:
         raise ValueError(f"mesh format must be one of {MESH_FORMATS}, got {mesh_format!r}")
@@ -180,15 +216,22 @@ def write_reconstructions(
     triangles = np.asarray(model3d.triangles)
     write_mesh = write_obj if mesh_format == "obj" else write_ply
     predictions = map_fixed_batches(predict, np.stack([c for _, c, _ in crops]), batch_size)
-    written: list[Path | str] = []
+    written: list[PhotoResult] = []
+    references = list(reference_landmarks or [None] * len(crops))
     # Two photos a.jpg in different folders must not overwrite each other's results.
     stems = unique_stems([name for name, _, _ in crops])
     for i, (name, crop_image, transform) in enumerate(crops):
         one = {key: value[i] for key, value in predictions.items()}
         bad = non_finite_outputs(one)
         if bad:
-            written.append(f"{name}: the prediction is not finite ({', '.join(bad)}); skipped")
+            error = f"{name}: the prediction is not finite ({', '.join(bad)}); skipped"
+            written.append(PhotoResult(None, error))
             continue
+        scores = {}
+        if references[i] is not None:
+            scores["landmark_agreement_nme"] = landmark_agreement(
+                one["landmarks_2d"], references[i]
+            )
         stem = out / stems[i]
         colors = None
         if "albedo" in one:
@@ -197,10 +240,11 @@ def write_reconstructions(
         write_mesh(f"{stem}_identity.{mesh_format}", one["identity_shape"], triangles, colors)
         with atomic_write(f"{stem}_embedding.npy", "wb") as file:
             np.save(file, one["embedding"])
-        write_text_atomic(f"{stem}.json", json.dumps(photo_record(name, transform, one), indent=1))
+        record = {**photo_record(name, transform, one), **scores}
+        write_text_atomic(f"{stem}.json", json.dumps(record, indent=1))
         picture = draw_prediction(
             crop_image, one["screen_vertices"], triangles, one["landmarks_2d"]
         )
         write_png(f"{stem}_overlay.png", picture)
-        written.append(stem)
+        written.append(PhotoResult(stem, None, scores))
     return written

@@ -237,7 +237,7 @@ def fake_run(tmp_path, monkeypatch):
 
     def write_reconstructions(predict, model3d, crops, out, **kwargs):
         written.extend(name.name for name, _, _ in crops)
-        return [out / name.stem for name, _, _ in crops]
+        return [photos.PhotoResult(out / name.stem, None, {}) for name, _, _ in crops]
 
     monkeypatch.setattr(photos, "write_reconstructions", write_reconstructions)
     return workdir, written

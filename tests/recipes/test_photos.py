@@ -4,11 +4,14 @@ skipped by name while the others are written."""
 import json
 
 import numpy as np
+import pytest
 
 from facejax.formats import load_model, read_obj
 from facejax.recipes import photos
 
 SIZE = 32
+# The fake predictor's 2D landmarks: a fixed spread over the crop.
+LANDMARKS = np.random.default_rng(5).uniform(6, SIZE - 6, size=(68, 2)).astype(np.float32)
 
 
 def _fake_predictor(model, *, with_albedo, nan_photo=None):
@@ -23,7 +26,7 @@ def _fake_predictor(model, *, with_albedo, nan_photo=None):
             "shape": np.broadcast_to(mean, (b, v, 3)).copy(),
             "identity_shape": np.broadcast_to(mean, (b, v, 3)).copy(),
             "screen_vertices": np.broadcast_to(screen, (b, v, 3)).copy(),
-            "landmarks_2d": np.full((b, 68, 2), SIZE / 2, np.float32),
+            "landmarks_2d": np.broadcast_to(LANDMARKS, (b, 68, 2)).copy(),
             "landmarks_3d": np.zeros((b, 68, 3), np.float32),
             "angles": np.zeros((b, 3), np.float32),
             "scale": np.full((b,), 0.1, np.float32),
@@ -53,9 +56,10 @@ def test_a_non_finite_prediction_is_skipped_and_named_the_others_written(tmp_pat
     model = load_model("synthetic:small")
     predict = _fake_predictor(model, with_albedo=False, nan_photo=1)
     written = photos.write_reconstructions(predict, model, _crops(3), tmp_path, batch_size=2)
-    assert isinstance(written[1], str) and "photo1.png" in written[1] and "shape" in written[1]
+    assert written[1].stem is None
+    assert "photo1.png" in written[1].error and "shape" in written[1].error
     assert not list(tmp_path.glob("photo1*"))
-    for stem in (written[0], written[2]):
+    for stem in (written[0].stem, written[2].stem):
         for suffix in (".obj", "_identity.obj", ".json", "_embedding.npy", "_overlay.png"):
             assert (tmp_path / f"{stem.name}{suffix}").is_file()
         vertices, _, colors = read_obj(f"{stem}.obj")
@@ -67,9 +71,29 @@ def test_a_non_finite_prediction_is_skipped_and_named_the_others_written(tmp_pat
 def test_predicted_albedo_colours_the_meshes_and_lighting_reaches_the_json(tmp_path):
     model = load_model("synthetic:small")
     predict = _fake_predictor(model, with_albedo=True)
-    (stem,) = photos.write_reconstructions(predict, model, _crops(1), tmp_path, batch_size=1)
-    _, _, colors = read_obj(f"{stem}.obj")
+    (result,) = photos.write_reconstructions(predict, model, _crops(1), tmp_path, batch_size=1)
+    _, _, colors = read_obj(f"{result.stem}.obj")
     np.testing.assert_allclose(colors, 0.5, atol=1e-3)
     record = json.loads((tmp_path / "photo0.json").read_text())
     assert np.asarray(record["sh_coeffs"]).shape == (9, 3)
     assert len(record["expression_coeffs"]) == 3
+
+
+def test_landmark_agreement_scores_the_prediction_against_detected_landmarks(tmp_path):
+    model = load_model("synthetic:small")
+    predict = _fake_predictor(model, with_albedo=False)  # landmarks at LANDMARKS
+    rng = np.random.default_rng(1)
+    near = LANDMARKS + rng.normal(scale=0.1, size=(68, 2)).astype(np.float32)
+    spread = rng.uniform(4, SIZE - 4, size=(68, 2)).astype(np.float32)
+    results = photos.write_reconstructions(
+        predict, model, _crops(3), tmp_path, batch_size=4, reference_landmarks=[near, spread, None]
+    )
+    agree, disagree = (r.scores["landmark_agreement_nme"] for r in results[:2])
+    # Against the reference: the mean landmark distance over the reference box's size.
+    box = np.sqrt(np.prod(spread.max(0) - spread.min(0)))
+    expected = np.mean(np.linalg.norm(spread - LANDMARKS, axis=-1)) / box
+    np.testing.assert_allclose(disagree, expected, rtol=1e-4)
+    assert agree < 0.2 * disagree
+    assert results[2].scores == {}
+    record = json.loads((tmp_path / "photo1.json").read_text())
+    assert record["landmark_agreement_nme"] == pytest.approx(disagree)

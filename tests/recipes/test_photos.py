@@ -94,6 +94,35 @@ def test_landmark_agreement_scores_the_prediction_against_detected_landmarks(tmp
     expected = np.mean(np.linalg.norm(spread - LANDMARKS, axis=-1)) / box
     np.testing.assert_allclose(disagree, expected, rtol=1e-4)
     assert agree < 0.2 * disagree
-    assert results[2].scores == {}
+    assert "landmark_agreement_nme" not in results[2].scores
     record = json.loads((tmp_path / "photo1.json").read_text())
     assert record["landmark_agreement_nme"] == pytest.approx(disagree)
+
+
+def test_flip_consistency_is_zero_for_a_mirror_consistent_reading_and_not_otherwise(tmp_path):
+    from facejax.data.pipeline.flip import mirror_points
+
+    model = load_model("synthetic:small")
+    symmetric = (LANDMARKS + mirror_points(LANDMARKS, SIZE)) / 2  # its own mirror image
+    base = _fake_predictor(model, with_albedo=False)
+
+    def predict(images):
+        # Reads a left-right symmetric image as a symmetric face, anything else as LANDMARKS:
+        # the second reading is not the same on the mirrored image.
+        out = base(images)
+        for k, image in enumerate(images):
+            if np.array_equal(image, image[:, ::-1]):
+                out["landmarks_2d"][k] = symmetric
+        return out
+
+    crops = _crops(2)
+    crops[0] = (
+        crops[0][0],
+        np.concatenate([crops[0][1][:, :16], crops[0][1][:, :16][:, ::-1]], 1),
+        crops[0][2],
+    )
+    results = photos.write_reconstructions(predict, model, crops, tmp_path, batch_size=2)
+    assert results[0].scores["flip_consistency_nme"] == pytest.approx(0.0, abs=1e-6)
+    box = np.sqrt(np.prod(LANDMARKS.max(0) - LANDMARKS.min(0)))
+    expected = np.mean(np.linalg.norm(LANDMARKS - mirror_points(LANDMARKS, SIZE), axis=-1)) / box
+    assert results[1].scores["flip_consistency_nme"] == pytest.approx(expected, rel=1e-4)

@@ -110,6 +110,9 @@ def run(args) -> int:
     summary = {
         "contrast": "RMS contrast of the crop the network saw, 0 to 0.5 (faces: about 0.1 to "
         "0.3); see facejax.data.image_contrast",
+        "flip_consistency_nme": "NME (box normaliser) between the predicted 2D landmarks and "
+        "those predicted for the mirrored crop, mirrored back: low for faces, high for what is "
+        "not a face (see facejax.recipes.photos.PhotoResult and docs/fitting.md)",
         "landmark_agreement_nme": "with --detect: NME (box normaliser) of the predicted 2D "
         "landmarks against the detector's; high when the reconstruction does not follow the "
         "face (see facejax.recipes.photos.PhotoResult)",

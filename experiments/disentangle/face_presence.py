@@ -72,8 +72,7 @@ def main() -> None:
     report = {}
     for name, images in sets.items():
         predicted = map_fixed_batches(predict, images, args.batch_size)["landmarks_2d"]
-        mirrored = photos.flip_consistency(predict, images, args.batch_size)
-        scores = photos.landmark_agreement(predicted, mirrored)
+        scores = photos.flip_consistency(predict, images, predicted, args.batch_size)
         p10, p50, p90 = np.percentile(scores, [10, 50, 90])
         report[name] = {"count": len(images), "p10": p10, "median": p50, "p90": p90}
     print(json.dumps({"workdir": str(workdir), "flip_consistency_nme": report}, indent=1))

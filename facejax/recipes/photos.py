@@ -173,14 +173,14 @@ def landmark_agreement(predicted, reference) -> np.ndarray:
     return np.asarray(flat).reshape(predicted.shape[:-2])
 
 
-def flip_consistency(predict, crops: np.ndarray, batch_size: int) -> np.ndarray:
-    """``[N]`` NME between the landmarks predicted for ``crops [N, S, S, 3]`` and those
-    predicted for the mirrored crops, mirrored back (see :class:`PhotoResult`)."""
+def flip_consistency(predict, crops: np.ndarray, landmarks, batch_size: int) -> np.ndarray:
+    """``[N]`` NME between ``landmarks [N, 68, 2]``, predicted for ``crops [N, S, S, 3]``, and
+    those predicted for the mirrored crops, mirrored back (see :class:`PhotoResult`)."""
     from facejax.data.pipeline.flip import mirror_points
 
     mirrored = np.ascontiguousarray(crops[:, :, ::-1])
-    landmarks = map_fixed_batches(predict, mirrored, batch_size)["landmarks_2d"]
-    return np.asarray(mirror_points(np.asarray(landmarks), crops.shape[2]))
+    predicted = map_fixed_batches(predict, mirrored, batch_size)["landmarks_2d"]
+    return landmark_agreement(landmarks, mirror_points(np.asarray(predicted), crops.shape[2]))
 
 
 def non_finite_outputs(prediction: dict) -> list[str]:
@@ -234,9 +234,7 @@ def write_reconstructions(
     write_mesh = write_obj if mesh_format == "obj" else write_ply
     images = np.stack([c for _, c, _ in crops])
     predictions = map_fixed_batches(predict, images, batch_size)
-    flip_scores = landmark_agreement(
-        predictions["landmarks_2d"], flip_consistency(predict, images, batch_size)
-    )
+    flip_scores = flip_consistency(predict, images, predictions["landmarks_2d"], batch_size)
     written: list[PhotoResult] = []
     references = list(reference_landmarks or [None] * len(crops))
     # Two photos a.jpg in different folders must not overwrite each other's results.

@@ -22,6 +22,9 @@ from scipy.spatial import cKDTree
 # reach there); far points need more and get them.
 INITIAL_CANDIDATES = 16
 
+# Of these, the nearest few are always examined; the others only if they could be nearer.
+FIRST_EXAMINED = 4
+
 # Point-candidate pairs evaluated per numpy call: bounds the temporaries to ~100 MB.
 PAIRS_PER_CHUNK = 1 << 19
 
@@ -184,7 +187,9 @@ def point_to_mesh_distances(points, vertices, triangles) -> tuple[np.ndarray, np
         while pending.size:
             reach, index = tree.query(points[pending], k=k)
             reach, index = reach.reshape(pending.size, k), index.reshape(pending.size, k)
-            _update_nearest(points, corners[members], pending, index, best_d2, best)
+            _update_nearest(
+                points, corners[members], radius[members], pending, reach, index, best_d2, best
+            )
             if k == members.size:
                 break
             bound = np.sqrt(best_d2[pending]) + slack
@@ -195,18 +200,40 @@ def point_to_mesh_distances(points, vertices, triangles) -> tuple[np.ndarray, np
     return np.sqrt(best_d2), best
 
 
-def _update_nearest(points, corners, rows, index, best_d2, best) -> None:
-    """Closest points of ``points[rows]`` on triangles ``corners[index]`` ``[n, k]``, merged
-    into ``best_d2`` / ``best`` in place."""
-    per_chunk = max(1, PAIRS_PER_CHUNK // index.shape[1])
+def _update_nearest(points, corners, radius, rows, reach, index, best_d2, best) -> None:
+    """Closest points of ``points[rows]`` on triangles ``corners[index]`` ``[n, k]`` (centroid
+    distances ``reach``), merged into ``best_d2`` / ``best`` in place.
+
+    The nearest ``FIRST_EXAMINED`` centroids are examined for every point; a farther candidate
+    only when its lower bound ``|p - c| - rho`` is below the best distance found so far (it
+    cannot be nearer otherwise), which skips most of them.
+    """
+    k = index.shape[1]
+    first = min(FIRST_EXAMINED, k)
+    per_chunk = max(1, PAIRS_PER_CHUNK // k)
     for start in range(0, rows.size, per_chunk):
         r = rows[start : start + per_chunk]
-        tri = corners[index[start : start + per_chunk]]  # [n, k, 3, 3]
-        p = points[r][:, None, :]
-        closest = closest_point_on_triangle(p, tri[..., 0, :], tri[..., 1, :], tri[..., 2, :])
-        d2 = np.sum((closest - p) ** 2, axis=-1)
+        idx = index[start : start + per_chunk]
+        d2 = np.full(idx.shape, np.inf)
+        closest = np.zeros(idx.shape + (3,))
+        row, col = np.divmod(np.arange(r.size * first), first)
+        _pairs(points[r[row]], corners[idx[row, col]], row, col, d2, closest)
+        bound = np.minimum(np.sqrt(np.min(d2, axis=1)), np.sqrt(best_d2[r]))
+        lower = reach[start : start + per_chunk, first:] - radius[idx[:, first:]]
+        row, col = np.nonzero(lower < bound[:, None])
+        col += first
+        _pairs(points[r[row]], corners[idx[row, col]], row, col, d2, closest)
         j = np.argmin(d2, axis=1)
-        chunk_d2 = d2[np.arange(r.size), j]
-        better = chunk_d2 < best_d2[r]
-        best_d2[r[better]] = chunk_d2[better]
-        best[r[better]] = closest[np.arange(r.size), j][better]
+        n = np.arange(r.size)
+        better = d2[n, j] < best_d2[r]
+        best_d2[r[better]] = d2[n, j][better]
+        best[r[better]] = closest[n, j][better]
+
+
+def _pairs(p, tri, row, col, d2, closest) -> None:
+    """Writes the closest point of ``p [M, 3]`` on ``tri [M, 3, 3]`` and its squared distance
+    at ``[row, col]`` of ``closest`` / ``d2``."""
+    if row.size:
+        q = closest_point_on_triangle(p, tri[:, 0], tri[:, 1], tri[:, 2])
+        closest[row, col] = q
+        d2[row, col] = np.sum((q - p) ** 2, axis=-1)

@@ -17,6 +17,13 @@ from facejax.evaluation.point_to_mesh import point_to_mesh_distances
 ICP_TOLERANCE = 1e-5
 ICP_ITERATIONS = 50
 
+# Levenberg-Marquardt damping of the ICP steps: scan-to-mesh residuals are not small (a few mm
+# that no motion removes), where undamped Gauss-Newton overshoots. Raised after a step that
+# does not lower the cost, lowered after one that does; past the maximum nothing helps.
+LM_INITIAL_DAMPING = 1e-3
+LM_MIN_DAMPING = 1e-7
+LM_MAX_DAMPING = 1e8
+
 
 def apply_similarity(points, s, R, t) -> np.ndarray:
     """``s R x + t`` for each point ``x``.
@@ -120,13 +127,13 @@ def icp_to_mesh(
     of the NoW evaluation (scan fixed, prediction moved, scan-to-mesh distance) and of MICC
     Florence ICP with scale.
 
-    Each step is Gauss-Newton on the squared distances: ``dist_i`` changes to first order by
-    ``-n_i . delta(q_i)`` when the closest point ``q_i`` moves, with ``n_i`` the unit vector
-    from ``q_i`` to the point (for a face-interior ``q_i``, the face normal: point-to-plane ICP),
-    over an update ``q -> (1 + sigma) Rot(omega) (q - mean q) + mean q + tau``. A step that does
-    not lower the cost is replaced by a classic point-to-point ICP step (Umeyama on the closest
-    points), which never raises it. Stops when the cost falls by less than ``tol`` (relative)
-    or after ``iterations`` steps.
+    Each step is Levenberg-Marquardt on the squared distances: ``dist_i`` changes to first
+    order by ``-n_i . delta(q_i)`` when the closest point ``q_i`` moves, with ``n_i`` the unit
+    vector from ``q_i`` to the point (for a face-interior ``q_i``, the face normal: point-to-plane
+    ICP), over an update ``q -> (1 + sigma) Rot(omega) (q - mean q) + mean q + tau``. A step
+    that does not lower the cost is retried with more damping; the cost never rises. Stops when
+    an accepted step lowers the cost by less than ``tol`` (relative), when damping cannot find
+    a lower cost, or after ``iterations`` distance evaluations.
 
     Args:
       points: ``[P, 3]`` fixed points (e.g. the cropped scan's vertices).
@@ -150,33 +157,29 @@ def icp_to_mesh(
         points, apply_similarity(vertices, s, R, t), triangles
     )
     cost = float(np.mean(distances**2))
+    damping = LM_INITIAL_DAMPING
     for _ in range(iterations):
-        if cost == 0.0:
+        if cost == 0.0 or damping > LM_MAX_DAMPING:
             break
-        candidate = _gauss_newton_step(points, distances, closest, s, R, t, scale)
+        candidate = _levenberg_marquardt_step(points, distances, closest, s, R, t, scale, damping)
         d_new, q_new = point_to_mesh_distances(
             points, apply_similarity(vertices, *candidate), triangles
         )
         new_cost = float(np.mean(d_new**2))
         if new_cost >= cost:
-            # Point-to-point: map the closest points (in mesh coordinates) onto the points.
-            on_mesh = (closest - t) @ R / s
-            candidate = similarity_from_landmarks(on_mesh, points, scale=scale)
-            d_new, q_new = point_to_mesh_distances(
-                points, apply_similarity(vertices, *candidate), triangles
-            )
-            new_cost = float(np.mean(d_new**2))
-            if new_cost >= cost:
-                break
+            damping *= 4.0
+            continue
         decrease = (cost - new_cost) / cost
         (s, R, t), distances, closest, cost = candidate, d_new, q_new, new_cost
+        damping = max(damping / 3.0, LM_MIN_DAMPING)
         if decrease < tol:
             break
     return s, R, t
 
 
-def _gauss_newton_step(points, distances, closest, s, R, t, scale: bool):
-    """One Gauss-Newton update of ``(s, R, t)`` for the squared point-to-surface distances."""
+def _levenberg_marquardt_step(points, distances, closest, s, R, t, scale: bool, damping: float):
+    """One damped Gauss-Newton update of ``(s, R, t)`` for the squared point-to-surface
+    distances: ``(J^T J + damping diag(J^T J)) delta = J^T d``."""
     keep = distances > 1e-12 * max(1.0, float(np.max(np.abs(points))))
     if np.count_nonzero(keep) < 7:
         return s, R, t
@@ -188,7 +191,9 @@ def _gauss_newton_step(points, distances, closest, s, R, t, scale: bool):
     if scale:
         columns.insert(0, np.sum(n * y, axis=1, keepdims=True))
     jacobian = np.concatenate(columns, axis=1)
-    delta, *_ = np.linalg.lstsq(jacobian, distances[keep], rcond=None)
+    normal = jacobian.T @ jacobian
+    normal += damping * np.diag(np.diag(normal)) + 1e-12 * np.trace(normal) * np.eye(len(normal))
+    delta = np.linalg.solve(normal, jacobian.T @ distances[keep])
     sigma = max(float(delta[0]), -0.5) if scale else 0.0
     omega, tau = delta[-6:-3], delta[-3:]
     rotation = _rotation_from_vector(omega)

@@ -17,19 +17,6 @@ ATOL_F64 = 1e-10  # closed-form fit of exact correspondences, coordinates of ord
 ICP_TOL = 1e-6  # ICP from a perturbed start on exact data: relative error of s, R, t
 
 
-def bumpy_surface(n=25, size=60.0):
-    """A smooth, asymmetric height field ``[n*n, 3]`` (mm) and its triangles: no sliding
-    symmetry, so a surface fit pins down all seven parameters."""
-    x, y = np.meshgrid(np.linspace(-size / 2, size / 2, n), np.linspace(-size / 2, size / 2, n))
-    z = 12 * np.exp(-(x**2 + (y - 5) ** 2) / 300) + 4 * np.sin(x / 9) * np.cos(y / 13) + 0.1 * x
-    vertices = np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
-    i = (np.arange(n - 1)[:, None] * n + np.arange(n - 1)[None, :]).ravel()
-    triangles = np.concatenate(
-        [np.stack([i, i + 1, i + n], 1), np.stack([i + 1, i + n + 1, i + n], 1)]
-    )
-    return vertices, triangles
-
-
 def _true_transform():
     R = Rotation.from_euler("xyz", [20.0, -35.0, 10.0], degrees=True).as_matrix()
     return 1.7, R, np.array([15.0, -4.0, 120.0])
@@ -66,8 +53,8 @@ def test_landmark_similarity_excludes_reflections_and_matches_geometry_procruste
     np.testing.assert_allclose(t, np.asarray(jt), atol=1e-12)
 
 
-def test_icp_undoes_a_known_similarity_from_a_perturbed_start():
-    vertices, triangles = bumpy_surface()
+def test_icp_undoes_a_known_similarity_from_a_perturbed_start(bumpy_surface):
+    vertices, triangles = bumpy_surface
     rng = np.random.default_rng(2)
     # Fixed points: random points of the surface (not its vertices) moved by the truth.
     tri = triangles[rng.choice(len(triangles), 1500)]
@@ -87,8 +74,8 @@ def test_icp_undoes_a_known_similarity_from_a_perturbed_start():
     assert np.max(distances) < 1e-4  # mm
 
 
-def test_rigid_icp_keeps_unit_scale_and_lowers_the_error_on_noisy_points():
-    vertices, triangles = bumpy_surface()
+def test_rigid_icp_keeps_unit_scale_and_lowers_the_error_on_noisy_points(bumpy_surface):
+    vertices, triangles = bumpy_surface
     rng = np.random.default_rng(3)
     _, R, t = _true_transform()
     points = apply_similarity(vertices, 1.0, R, t) + rng.normal(scale=0.5, size=vertices.shape)

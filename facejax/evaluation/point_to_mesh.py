@@ -183,6 +183,10 @@ def point_to_mesh_distances(points, vertices, triangles) -> tuple[np.ndarray, np
         tree = cKDTree(centroids[members])
         slack = float(np.max(radius[members]))
         pending = np.arange(points.shape[0])
+        if np.all(np.isfinite(best_d2)):
+            # Points with no centroid of this group within reach are done before any k-NN.
+            reach = _with_margin(np.sqrt(best_d2) + slack)
+            pending = np.flatnonzero(tree.query_ball_point(points, reach, return_length=True))
         k = min(INITIAL_CANDIDATES, members.size)
         while pending.size:
             reach, index = tree.query(points[pending], k=k)
@@ -192,21 +196,24 @@ def point_to_mesh_distances(points, vertices, triangles) -> tuple[np.ndarray, np
             )
             if k == members.size:
                 break
-            bound = np.sqrt(best_d2[pending]) + slack
-            # The tiny relative margin absorbs rounding in the distances compared.
-            unresolved = reach[:, -1] <= bound * (1.0 + 1e-12) + 1e-12
+            unresolved = reach[:, -1] <= _with_margin(np.sqrt(best_d2[pending]) + slack)
             pending = pending[unresolved]
             k = min(2 * k, members.size)
     return np.sqrt(best_d2), best
+
+
+def _with_margin(radius):
+    """``radius`` a little larger: absorbs rounding in the distances compared with it."""
+    return radius * (1.0 + 1e-12) + 1e-12
 
 
 def _update_nearest(points, corners, radius, rows, reach, index, best_d2, best) -> None:
     """Closest points of ``points[rows]`` on triangles ``corners[index]`` ``[n, k]`` (centroid
     distances ``reach``), merged into ``best_d2`` / ``best`` in place.
 
-    The nearest ``FIRST_EXAMINED`` centroids are examined for every point; a farther candidate
-    only when its lower bound ``|p - c| - rho`` is below the best distance found so far (it
-    cannot be nearer otherwise), which skips most of them.
+    A candidate is examined only when its lower bound ``|p - c| - rho`` is below the best
+    distance found so far (it cannot be nearer otherwise): first among the nearest
+    ``FIRST_EXAMINED`` centroids, then among the others against the best of those.
     """
     k = index.shape[1]
     first = min(FIRST_EXAMINED, k)
@@ -216,11 +223,11 @@ def _update_nearest(points, corners, radius, rows, reach, index, best_d2, best) 
         idx = index[start : start + per_chunk]
         d2 = np.full(idx.shape, np.inf)
         closest = np.zeros(idx.shape + (3,))
-        row, col = np.divmod(np.arange(r.size * first), first)
+        lower = reach[start : start + per_chunk] - radius[idx]
+        row, col = np.nonzero(lower[:, :first] < np.sqrt(best_d2[r])[:, None])
         _pairs(points[r[row]], corners[idx[row, col]], row, col, d2, closest)
         bound = np.minimum(np.sqrt(np.min(d2, axis=1)), np.sqrt(best_d2[r]))
-        lower = reach[start : start + per_chunk, first:] - radius[idx[:, first:]]
-        row, col = np.nonzero(lower < bound[:, None])
+        row, col = np.nonzero(lower[:, first:] < bound[:, None])
         col += first
         _pairs(points[r[row]], corners[idx[row, col]], row, col, d2, closest)
         j = np.argmin(d2, axis=1)

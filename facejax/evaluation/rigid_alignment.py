@@ -18,11 +18,13 @@ ICP_TOLERANCE = 1e-5
 ICP_ITERATIONS = 50
 
 # Levenberg-Marquardt damping of the ICP steps: scan-to-mesh residuals are not small (a few mm
-# that no motion removes), where undamped Gauss-Newton overshoots. Raised after a step that
-# does not lower the cost, lowered after one that does; past the maximum nothing helps.
+# that no motion removes), where undamped Gauss-Newton overshoots (on an offset sphere, until
+# the damping is ~1e3x larger). Raised 10x after a step that does not lower the cost, lowered
+# 3x after one that does; after this many rejected steps in a row (damping up 1e6x) the cost
+# is taken as minimal: each try costs a distance evaluation.
 LM_INITIAL_DAMPING = 1e-3
 LM_MIN_DAMPING = 1e-7
-LM_MAX_DAMPING = 1e8
+LM_MAX_REJECTED = 6
 
 
 def apply_similarity(points, s, R, t) -> np.ndarray:
@@ -132,8 +134,8 @@ def icp_to_mesh(
     vector from ``q_i`` to the point (for a face-interior ``q_i``, the face normal: point-to-plane
     ICP), over an update ``q -> (1 + sigma) Rot(omega) (q - mean q) + mean q + tau``. A step
     that does not lower the cost is retried with more damping; the cost never rises. Stops when
-    an accepted step lowers the cost by less than ``tol`` (relative), when damping cannot find
-    a lower cost, or after ``iterations`` distance evaluations.
+    an accepted step lowers the cost by less than ``tol`` (relative), after 6 rejected steps in
+    a row, when no point is left off the surface, or after ``iterations`` distance evaluations.
 
     Args:
       points: ``[P, 3]`` fixed points (e.g. the cropped scan's vertices).
@@ -157,21 +159,21 @@ def icp_to_mesh(
         points, apply_similarity(vertices, s, R, t), triangles
     )
     cost = float(np.mean(distances**2))
-    damping = LM_INITIAL_DAMPING
+    damping, rejected = LM_INITIAL_DAMPING, 0
     for _ in range(iterations):
-        if cost == 0.0 or damping > LM_MAX_DAMPING:
-            break
         candidate = _levenberg_marquardt_step(points, distances, closest, s, R, t, scale, damping)
+        if candidate is None or rejected == LM_MAX_REJECTED:
+            break
         d_new, q_new = point_to_mesh_distances(
             points, apply_similarity(vertices, *candidate), triangles
         )
         new_cost = float(np.mean(d_new**2))
         if new_cost >= cost:
-            damping *= 4.0
+            damping, rejected = damping * 10.0, rejected + 1
             continue
         decrease = (cost - new_cost) / cost
         (s, R, t), distances, closest, cost = candidate, d_new, q_new, new_cost
-        damping = max(damping / 3.0, LM_MIN_DAMPING)
+        damping, rejected = max(damping / 3.0, LM_MIN_DAMPING), 0
         if decrease < tol:
             break
     return s, R, t
@@ -179,10 +181,11 @@ def icp_to_mesh(
 
 def _levenberg_marquardt_step(points, distances, closest, s, R, t, scale: bool, damping: float):
     """One damped Gauss-Newton update of ``(s, R, t)`` for the squared point-to-surface
-    distances: ``(J^T J + damping diag(J^T J)) delta = J^T d``."""
+    distances: ``(J^T J + damping diag(J^T J)) delta = J^T d``; ``None`` when fewer than 7
+    points are off the surface (nothing left to fit)."""
     keep = distances > 1e-12 * max(1.0, float(np.max(np.abs(points))))
     if np.count_nonzero(keep) < 7:
-        return s, R, t
+        return None
     centre = closest[keep].mean(axis=0)
     y = closest[keep] - centre
     n = (points[keep] - closest[keep]) / distances[keep, None]

@@ -52,6 +52,20 @@ class NoWPrediction(NamedTuple):
     landmarks: np.ndarray
 
 
+class NoWScan(NamedTuple):
+    """A subject's ground truth.
+
+    Attributes:
+      vertices: ``[S, 3]`` float64 scan vertices (mm).
+      triangles: ``[F, 3]`` int32 scan triangles (the protocol uses only the vertices).
+      landmarks: ``[7, 3]`` float64 scan landmarks, :data:`NOW_LANDMARK_NAMES` order.
+    """
+
+    vertices: np.ndarray
+    triangles: np.ndarray
+    landmarks: np.ndarray
+
+
 def read_image_list(path) -> list[str]:
     """The ``<subject>/<challenge>/<image>.jpg`` lines of a NoW image list (``.jpg`` added to a
     line without an extension).
@@ -95,6 +109,37 @@ def now_scan_files(root, subject) -> tuple[str | None, str | None]:
         name = next((n for n in names if n.lower().endswith(extensions)), None)
         found.append(None if name is None else os.path.join(folder, subject, name))
     return found[0], found[1]
+
+
+def read_now_scan(root, subject) -> NoWScan:
+    """A subject's scan and its 7 landmarks (:func:`now_scan_files`).
+
+    Args:
+      root: the ``final_release_version`` folder (holding ``scans/`` and
+        ``scans_lmks_onlypp/``).
+      subject: e.g. ``"FaMoS_180424_03335_TA"``.
+
+    Raises:
+      FileNotFoundError: naming the folder without a scan or ``.pp`` file.
+      ValueError: naming a malformed file (or a ``.pp`` without exactly 7 points).
+    """
+    root = os.fspath(root)
+    scan, points = now_scan_files(root, subject)
+    if scan is None:
+        raise FileNotFoundError(f"no scan: {os.path.join(root, 'scans', subject)}/*.obj")
+    if points is None:
+        raise FileNotFoundError(
+            f"no scan landmarks: {os.path.join(root, 'scans_lmks_onlypp', subject)}/*.pp"
+        )
+    path = os.path.join(root, scan)
+    vertices, triangles, _ = (read_obj if path.lower().endswith(".obj") else read_ply)(path)
+    landmarks = read_picked_points(os.path.join(root, points))
+    if landmarks.shape != (NUM_NOW_LANDMARKS, 3):
+        raise ValueError(
+            f"{os.path.join(root, points)}: {landmarks.shape[0]} points, expected "
+            f"{NUM_NOW_LANDMARKS}"
+        )
+    return NoWScan(vertices, triangles, landmarks)
 
 
 def _read_mesh(path) -> tuple[np.ndarray, np.ndarray]:

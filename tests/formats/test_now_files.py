@@ -8,6 +8,7 @@ from facejax.formats.now_files import (
     NoWPrediction,
     now_predictions,
     read_image_list,
+    read_now_scan,
     read_picked_points,
 )
 
@@ -85,3 +86,23 @@ def test_image_list_adds_the_extension_and_names_bad_lines(tmp_path):
     path.write_text("FaMoS_1/IMG_1.jpg\n")
     with pytest.raises(ValueError, match="imagepathsvalidation.txt"):
         read_image_list(path)
+
+
+def test_scan_and_its_landmarks_are_read_or_the_missing_file_named(tmp_path):
+    subject = "FaMoS_180424_03335_TA"
+    with pytest.raises(FileNotFoundError, match=f"scans/{subject}"):
+        read_now_scan(tmp_path, subject)
+    (tmp_path / "scans" / subject).mkdir(parents=True)
+    vertices = np.random.default_rng(0).normal(size=(5, 3))
+    write_obj(
+        tmp_path / "scans" / subject / "natural_head_rotation.000001.obj", vertices, [[0, 1, 2]]
+    )
+    with pytest.raises(FileNotFoundError, match=f"scans_lmks_onlypp/{subject}"):
+        read_now_scan(tmp_path, subject)
+    (tmp_path / "scans_lmks_onlypp" / subject).mkdir(parents=True)
+    (
+        tmp_path / "scans_lmks_onlypp" / subject / "natural_head_rotation_picked_points.pp"
+    ).write_text(PP)
+    scan = read_now_scan(tmp_path, subject)
+    np.testing.assert_allclose(scan.vertices, vertices, atol=1e-6)  # OBJ text precision
+    assert scan.landmarks.shape == (7, 3) and scan.triangles.tolist() == [[0, 1, 2]]

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from facejax.fitting.config import FitConfig, PhotometricConfig
+from facejax.fitting.contour import ContourCandidates
 from facejax.fitting.initialize import image_cameras
 from facejax.fitting.joint import fit_joint
 from facejax.fitting.photometric import refine_photometric
@@ -97,6 +98,7 @@ def fit_person(
     config: FitConfig | None = None,
     images=None,
     photometric: PhotometricConfig | None = None,
+    contour: ContourCandidates | None = None,
 ) -> FitResult:
     """Fits one identity to a person's images (or to each of several persons' images).
 
@@ -117,12 +119,13 @@ def fit_person(
         ``photometric``.
       photometric: refine on the pixels with these options (one person only); ``None`` stops
         after the landmark fit.
+      contour: sliding contour landmarks for the landmark fit (:func:`fit_joint`).
 
     Returns:
       The :class:`facejax.fitting.FitResult`, leading dims ``[N]`` or ``[P, N]``.
     """
     camera = image_cameras(image_sizes, focal)
-    result = fit_joint(model, landmarks, weights, camera=camera, config=config)
+    result = fit_joint(model, landmarks, weights, camera=camera, config=config, contour=contour)
     if photometric is None:
         return result
     if images is None or jnp.ndim(landmarks) != 3:

@@ -30,6 +30,7 @@ from facejax.fitting.contour import (
     contour_from_vertex_lines,
     nearest_candidates,
     outermost_candidates,
+    outline_landmarks,
     synthetic_contour,
 )
 from facejax.fitting.fit_files import write_fit
@@ -65,6 +66,7 @@ __all__ = [
     "contour_from_vertex_lines",
     "nearest_candidates",
     "outermost_candidates",
+    "outline_landmarks",
     "synthetic_contour",
     "FIT_OPTIMIZERS",
     "ROTATION_CONVENTION",

@@ -221,6 +221,45 @@ def outermost_candidates(projected, rotation, side, mask=None) -> Array:
     return jnp.argmax(reach, axis=-1).astype(jnp.int32)
 
 
+def outline_landmarks(model: MorphableModel, params, contour: ContourCandidates) -> Array:
+    """``[L, 2]`` image landmarks of a posed face as a 300-W annotator marks them.
+
+    Every landmark is the model's own, except the sliding points on the side of the face turned
+    away from the camera: they move to the silhouette of their line (the outermost candidate,
+    :func:`outermost_candidates`), among the candidates no farther out than the landmark's own
+    point on the mean face, so that a frontal face keeps the model's definition and a turned
+    one has its far jaw points on the outline, towards the nose (3DDFA's landmark marching).
+    The side facing the camera keeps its fixed points. Unbatched; ``jax.vmap`` over faces.
+
+    Args:
+      model: the morphable model.
+      params: one face's ``FaceParams``.
+      contour: the model's sliding landmarks.
+    """
+    from facejax import morphable
+
+    screen = morphable.project(
+        params, morphable.pose(params, morphable.shape(model, params.identity, params.expression))
+    )
+    fixed = morphable.landmarks(model, screen)[:, :2]
+    triangles = jnp.asarray(model.triangles)
+
+    def points(vertices):  # [C, M, D] candidate positions
+        return jnp.einsum(
+            "cmk,cmkd->cmd", contour.barycentric, vertices[triangles[contour.triangles]]
+        )
+
+    mean_x = points(jnp.asarray(model.mean_shape))[..., 0]  # [C, M]
+    own_x = morphable.landmarks(model, jnp.asarray(model.mean_shape))[contour.landmarks, 0]
+    inside = contour.side[:, None] * (mean_x - own_x[:, None]) <= 1e-3
+    rotation = morphable.rotation_matrix(params)
+    choice = outermost_candidates(points(screen)[..., :2], rotation, contour.side, inside)
+    silhouette = points(screen)[jnp.arange(choice.shape[0]), choice, :2]
+    far = contour.side * rotation[2, 0] < 0.0
+    moved = jnp.where(far[:, None], silhouette, fixed[contour.landmarks])
+    return fixed.at[contour.landmarks].set(moved)
+
+
 def with_contour(
     lmodel: LandmarkModel, candidates: LandmarkModel, landmarks, choice
 ) -> LandmarkModel:

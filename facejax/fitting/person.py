@@ -130,4 +130,9 @@ def fit_person(
         return result
     if images is None or jnp.ndim(landmarks) != 3:
         raise ValueError("fit_person: a photometric refinement needs one person's [N] images")
+    if contour is not None:
+        # The refinement's landmark term uses fixed vertices: the jaw points of a turned face
+        # would pull it off the outline the landmark fit found; the pixels hold the outline.
+        weights = jnp.ones(jnp.shape(landmarks)[:-1]) if weights is None else jnp.asarray(weights)
+        weights = weights.at[..., jnp.asarray(contour.landmarks)].set(0.0)
     return refine_photometric(model, result.params, images, landmarks, weights, config=photometric)

@@ -10,6 +10,8 @@ from facejax import fitting, morphable
 from facejax.fitting import contour as contour_lib
 from facejax.fitting.landmark_definition import landmark_definition
 
+from .conftest import projected_landmarks
+
 SIZE = 224
 # Noise-free silhouette landmarks at 70 degrees: the sliding fit gets the yaw within this (a
 # fixed contour is 20 degrees off: benchmarks/contour_fit.py, docs/fitting.md).
@@ -33,8 +35,10 @@ def turned_faces(model, contour, yaws_deg, seed=0):
         rotation=jnp.stack([jnp.deg2rad(4.0), jnp.deg2rad(yaw), jnp.deg2rad(-2.0)]),
         translation=jnp.array([5.0, -3.0, -1000.0]),
     ))(identity, jnp.asarray(yaws_deg, jnp.float32))  # fmt: skip
-    outline = jax.vmap(contour_lib.outline_landmarks, (None, 0, None))(model, params, contour)
-    return params, np.asarray(outline)
+    return params, np.asarray(_outlines(model, params, contour))
+
+
+_outlines = jax.jit(jax.vmap(contour_lib.outline_landmarks, (None, 0, None)))
 
 
 def test_choices_match_numpy():
@@ -68,7 +72,7 @@ def test_with_contour_replaces_only_the_sliding_rows(small_model, contour):
 
 def test_outline_is_the_model_landmarks_when_frontal(small_model, contour):
     params, outline = turned_faces(small_model, contour, [0.0, 70.0])
-    fixed = jax.vmap(lambda p: morphable.decode(small_model, p).landmarks_2d[:, :2])(params)
+    fixed = jax.vmap(projected_landmarks, (None, 0))(small_model, params)
     np.testing.assert_allclose(outline[0], fixed[0], atol=1e-3)
     # At 70 degrees the far side's jaw moves by tens of pixels, the near side not at all.
     moved = np.linalg.norm(outline[1] - np.asarray(fixed[1]), axis=-1)
@@ -95,9 +99,7 @@ def test_joint_fit_slides_each_image(small_model, contour):
     params, outline = turned_faces(small_model, contour, [65.0, -25.0], seed=2)
     shared = params.identity[0]
     params = params.replace(identity=jnp.broadcast_to(shared, params.identity.shape))
-    outline = np.asarray(
-        jax.vmap(contour_lib.outline_landmarks, (None, 0, None))(small_model, params, contour)
-    )
+    outline = np.asarray(_outlines(small_model, params, contour))
     result = fitting.fit_joint(
         small_model, outline, image_size=(SIZE, SIZE), config=CONFIG, contour=contour
     )

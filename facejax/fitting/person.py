@@ -60,9 +60,12 @@ def check_landmarks_in_image(name, landmarks, height: int, width: int) -> None:
         )
 
 
-def read_person_image(image_path: str, landmarks_path: str | None, num_points: int) -> PersonImage:
+def read_person_image(
+    image_path: str, landmarks_path: str | None, num_points: int, detector: str = "dlib"
+) -> PersonImage:
     """Reads one photo and its landmarks (from ``landmarks_path``, or found by the optional
-    detector when it is ``None``) into a :class:`PersonImage`.
+    detector when it is ``None``: ``detector`` is ``"dlib"`` or ``"mediapipe"``,
+    ``facejax.face_detection.detect_landmarks``) into a :class:`PersonImage`.
 
     Raises:
       FileNotFoundError, ValueError: naming the file (unreadable image, landmark file of the
@@ -80,7 +83,7 @@ def read_person_image(image_path: str, landmarks_path: str | None, num_points: i
     from facejax.face_detection import detect_landmarks
 
     try:
-        landmarks = detect_landmarks(image)
+        landmarks = detect_landmarks(image, detector=detector)
     except ValueError as err:
         raise ValueError(f"{image_path}: {err}") from err
     if num_points != landmarks.shape[0]:

@@ -15,7 +15,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("model", metavar="MODEL_FILE", help="input model file, or 'synthetic'")
     parser.add_argument("out", metavar="OUT.npz", help="output file")
     parser.add_argument("--format", default=None, help="input format when the file does not tell")
-    parser.add_argument("--landmarks", default=None, help="landmark definition file, if separate")
+    parser.add_argument(
+        "--landmarks",
+        default=None,
+        help="landmark definition file, if separate: vertex ids (.txt/.npy) or an eos mapping "
+        "(ibug_to_sfm.txt)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     parser.set_defaults(run=run)
 
@@ -39,4 +44,15 @@ def run(args) -> int:
         f"{summary['albedo_components']} identity/expression/albedo components, "
         f"{summary['landmarks']} landmarks, {summary['units']}"
     )
+    if args.landmarks:
+        from facejax.formats.eos_landmarks import is_landmark_mapping, read_landmark_mapping
+
+        if is_landmark_mapping(args.landmarks):
+            defined = read_landmark_mapping(args.landmarks, model.num_landmarks).defined
+            if not defined.all():
+                print(
+                    f"{args.landmarks} maps {int(defined.sum())} of {defined.size} landmarks; "
+                    "the others got stand-in vertices in the .npz: fit with --landmarks "
+                    f"{args.landmarks} (weight 0) or --contour (sliding jaw points)"
+                )
     return 0

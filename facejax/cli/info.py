@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from facejax.cli.fit import add_landmark_options
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -15,6 +17,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("model", metavar="MODEL", help="model file, or 'synthetic'")
     parser.add_argument("--format", default=None, help="model format when the file does not tell")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_landmark_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -43,9 +46,14 @@ def describe(model) -> dict:
 
 
 def run(args) -> int:
-    from facejax.formats import load_model
+    from facejax.cli.fit import load_with_landmarks
 
-    summary = describe(load_model(args.model, format=args.format))
+    model, definition = load_with_landmarks(args)
+    summary = describe(model)
+    summary["landmarks_defined"] = int(definition.defined.sum())
+    summary["sliding_contour_points"] = (
+        0 if definition.contour is None else definition.contour.num_contour
+    )
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

@@ -12,6 +12,9 @@
 * :func:`initial_pose`, :func:`image_camera`, :func:`image_cameras`: the closed-form start and
   the default camera (of one image, of many).
 * :func:`draw_overlay`: a picture of a fit over its image.
+* :class:`ContourCandidates` (:func:`contour_from_sides`, :func:`contour_from_vertex_lines`):
+  jaw-line landmarks that slide along candidate lines as the head turns (``contour=`` of the
+  fits).
 * :func:`fitted_landmark_visibility`: the landmarks a fitted face leaves in view.
 
 Everything is ``jax.jit``-compiled with the :class:`FitConfig` static and runs a fixed number
@@ -20,6 +23,16 @@ docs/fitting.md.
 """
 
 from facejax.fitting.config import FIT_OPTIMIZERS, FitConfig, PhotometricConfig
+from facejax.fitting.contour import (
+    ContourCandidates,
+    contour_candidates,
+    contour_from_sides,
+    contour_from_vertex_lines,
+    nearest_candidates,
+    outermost_candidates,
+    outline_landmarks,
+    synthetic_contour,
+)
 from facejax.fitting.fit_files import write_fit
 from facejax.fitting.initialize import image_camera, image_cameras, initial_pose, orthographic_pose
 from facejax.fitting.joint import fit_joint
@@ -47,6 +60,14 @@ from facejax.fitting.solve import minimize
 from facejax.fitting.visibility import fitted_landmark_visibility
 
 __all__ = [
+    "ContourCandidates",
+    "contour_candidates",
+    "contour_from_sides",
+    "contour_from_vertex_lines",
+    "nearest_candidates",
+    "outermost_candidates",
+    "outline_landmarks",
+    "synthetic_contour",
     "FIT_OPTIMIZERS",
     "ROTATION_CONVENTION",
     "FitConfig",

@@ -52,6 +52,9 @@ class FitConfig:
         (``jax.lax.map``, one after the other) or ``"auto"``: ``"map"`` for L-BFGS on CPU
         (its line searches end at different times; under vmap all wait for the longest),
         ``"vmap"`` otherwise.
+      contour_rounds: with sliding contour landmarks (the ``contour=`` of a fit), how many
+        times the contour points are chosen anew for the current pose; each round runs
+        ``ceil(steps / contour_rounds)`` iterations. Ignored for fixed landmarks.
     """
 
     camera: str = "perspective"
@@ -70,6 +73,7 @@ class FitConfig:
     lbfgs_memory: int = 10
     linesearch_steps: int = 16
     batching: str = "auto"
+    contour_rounds: int = 4
 
     def __post_init__(self):
         _one_of("camera", self.camera, CAMERAS)
@@ -88,6 +92,8 @@ class FitConfig:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"FitConfig: {name} must be >= 0 or None, got {value}")
+        if self.contour_rounds < 1:
+            raise ValueError(f"FitConfig: contour_rounds must be >= 1, got {self.contour_rounds}")
         if self.init_iterations < 0 or self.lbfgs_memory < 1 or self.linesearch_steps < 1:
             raise ValueError(
                 "FitConfig: need init_iterations >= 0, lbfgs_memory >= 1, linesearch_steps >= 1"

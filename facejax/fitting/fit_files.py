@@ -56,6 +56,8 @@ def write_fit(
     overlay: str = "shaded",
     model_source: str | None = None,
     failed: Sequence[dict] = (),
+    weights=None,
+    sliding_contour_points: int = 0,
 ) -> dict:
     """Writes the fit of one person's ``N`` images into the folder ``out`` (module docstring).
 
@@ -70,6 +72,9 @@ def write_fit(
       overlay: ``"shaded"`` or ``"wireframe"`` (:func:`facejax.fitting.draw_overlay`).
       model_source: the model file as the user named it (recorded).
       failed: ``{"input", "error"}`` of the inputs that could not be fitted (recorded).
+      weights: ``[L]`` the landmark weights of the model's definition; a point at weight 0 (one
+        the model does not define) gets ``null`` in ``landmark_errors_px``.
+      sliding_contour_points: how many landmarks slid along the contour (recorded).
 
     Returns:
       The ``params.json`` content.
@@ -102,6 +107,7 @@ def write_fit(
     decode = jax.jit(morphable.decode)
     given = np.stack([np.asarray(item.landmarks) for item in images])
     errors = np.linalg.norm(np.asarray(result.landmarks_2d) - given, axis=-1)
+    used = np.ones(errors.shape[-1]) if weights is None else np.asarray(weights).reshape(-1)
     stems = unique_stems([item.path for item in images])
     records = []
     for n, (item, stem) in enumerate(zip(images, stems, strict=True)):
@@ -128,7 +134,10 @@ def write_fit(
                 "height": int(item.image.shape[0]),
                 **face_json.face_json(one, lighting=refined),
                 "landmark_error_px": float(result.landmark_error[n]),
-                "landmark_errors_px": face_json.rounded(errors[n], 4),
+                "landmark_errors_px": [
+                    e if w > 0 else None
+                    for e, w in zip(face_json.rounded(errors[n], 4), used, strict=True)
+                ],
             }
         )
 
@@ -138,6 +147,8 @@ def write_fit(
             "name": model.name,
             "fingerprint": morphable.fingerprint(model),
             "landmarks": model.num_landmarks,
+            "landmarks_defined": int(np.sum(used > 0)),
+            "sliding_contour_points": int(sliding_contour_points),
         },
         "units": face_json.UNITS,
         **face_json.rotation_convention_json(first.rotation_convention),

@@ -22,6 +22,13 @@ import jax.numpy as jnp
 
 from facejax import geometry
 from facejax.fitting.config import FitConfig
+from facejax.fitting.contour import (
+    ContourCandidates,
+    candidate_model,
+    nearest_candidates,
+    project_candidates,
+    with_contour,
+)
 from facejax.fitting.initialize import image_camera, initial_pose
 from facejax.fitting.landmark_model import (
     LandmarkModel,
@@ -79,7 +86,15 @@ def coefficient_scales(lmodel: LandmarkModel, num_images, config: FitConfig):
     return identity, expression
 
 
-def solve_person(lmodel: LandmarkModel, landmarks, weights, camera, config: FitConfig):
+def solve_person(
+    lmodel: LandmarkModel,
+    landmarks,
+    weights,
+    camera,
+    config: FitConfig,
+    contour: ContourCandidates | None = None,
+    candidates: LandmarkModel | None = None,
+):
     """Fits one person's ``N`` images (unbatched over persons; vmap for several).
 
     Args:
@@ -88,14 +103,27 @@ def solve_person(lmodel: LandmarkModel, landmarks, weights, camera, config: FitC
       weights: ``[N, L]`` non-negative weights (0: missing, occluded or padding).
       camera: ``[N]`` cameras (perspective: fixed intrinsics; weak perspective: ignored).
       config: the fit options (static).
+      contour: the sliding landmarks (:mod:`facejax.fitting.contour`), or ``None`` for fixed
+        landmarks. With them, the start pose is solved without the sliding points, and
+        ``config.contour_rounds`` rounds each choose every image's contour points for the
+        current pose (:func:`~facejax.fitting.contour.nearest_candidates`) and then run the
+        solver on that choice.
+      candidates: the candidates' landmark model (:func:`~facejax.fitting.contour.candidate_model`),
+        given with ``contour``.
 
     Returns:
-      ``(variables, start, values [steps], final_loss [])``.
+      ``(variables, start, values [steps], final_loss [], projected [N, L, 2])``.
     """
     sizes = jax.vmap(face_size)(landmarks, weights)
+    start_weights = weights
+    if contour is not None:
+        # Fixed jaw points of a turned face lie off the photo's outline: start without them.
+        inner = weights.at[:, contour.landmarks].set(0.0)
+        enough = jnp.sum(inner > 0, axis=-1, keepdims=True) >= 6
+        start_weights = jnp.where(enough, inner, weights)
     rotation, translation, camera = jax.vmap(
         lambda lm, w, cam: initial_pose(lmodel.mean_landmarks, lm, w, cam, config.init_iterations)
-    )(landmarks, weights, camera)
+    )(landmarks, start_weights, camera)
     start = Start(rotation=rotation, translation=translation, camera=camera, face_size=sizes)
     num_images = landmarks.shape[0]
     x0 = zero_variables(
@@ -111,29 +139,67 @@ def solve_person(lmodel: LandmarkModel, landmarks, weights, camera, config: FitC
             expression=y.expression / expression_scale[None, :],
         )
 
-    def objective(y: FitVariables):
+    def project_all(lmodels, x: FitVariables, lmodel_axis):
+        rotations, translations, cameras = _poses(x, start)
+        return jax.vmap(project_landmarks, in_axes=(lmodel_axis, None, 0, 0, 0, 0))(
+            lmodels, x.identity, x.expression, rotations, translations, cameras
+        )
+
+    def objective_of(lmodels, lmodel_axis):
+        def objective(y: FitVariables):
+            x = natural(y)
+            projected = project_all(lmodels, x, lmodel_axis)
+            data = jax.vmap(
+                functools.partial(
+                    landmark_data_term, loss=config.loss, loss_scale=config.loss_scale
+                )
+            )(projected, landmarks, weights, sizes)
+            prior = 0.5 * config.identity_prior * jnp.sum(jnp.square(x.identity))
+            prior = prior + 0.5 * config.expression_prior * jnp.sum(jnp.square(x.expression))
+            return jnp.sum(data) + prior
+
+        return objective
+
+    def run(objective, y0, steps):
+        return minimize(
+            objective,
+            y0,
+            method=config.optimizer,
+            steps=steps,
+            learning_rate=config.learning_rate,
+            memory_size=config.lbfgs_memory,
+            linesearch_steps=config.linesearch_steps,
+        )
+
+    if contour is None:
+        objective = objective_of(lmodel, None)
+        y, values = run(objective, x0, config.steps)
+        return natural(y), start, values, objective(y), project_all(lmodel, natural(y), None)
+
+    targets = landmarks[:, contour.landmarks]  # [N, C, 2]
+
+    def contour_models(y: FitVariables):
         x = natural(y)
         rotations, translations, cameras = _poses(x, start)
-        projected = jax.vmap(project_landmarks, in_axes=(None, None, 0, 0, 0, 0))(
-            lmodel, x.identity, x.expression, rotations, translations, cameras
+        projected = jax.vmap(project_candidates, in_axes=(None, None, 0, 0, 0, 0))(
+            candidates, x.identity, x.expression, rotations, translations, cameras
         )
-        data = jax.vmap(
-            functools.partial(landmark_data_term, loss=config.loss, loss_scale=config.loss_scale)
-        )(projected, landmarks, weights, sizes)
-        prior = 0.5 * config.identity_prior * jnp.sum(jnp.square(x.identity))
-        prior = prior + 0.5 * config.expression_prior * jnp.sum(jnp.square(x.expression))
-        return jnp.sum(data) + prior
+        choice = jax.vmap(nearest_candidates)(projected, targets)
+        return jax.vmap(with_contour, in_axes=(None, None, None, 0))(
+            lmodel, candidates, contour.landmarks, choice
+        )
 
-    y, values = minimize(
-        objective,
-        x0,
-        method=config.optimizer,
-        steps=config.steps,
-        learning_rate=config.learning_rate,
-        memory_size=config.lbfgs_memory,
-        linesearch_steps=config.linesearch_steps,
-    )
-    return natural(y), start, values, objective(y)
+    steps = -(-config.steps // config.contour_rounds)
+
+    def round_(y, _):
+        lmodels = contour_models(y)
+        y, values = run(objective_of(lmodels, 0), y, steps)
+        return y, values
+
+    y, values = jax.lax.scan(round_, x0, None, length=config.contour_rounds)
+    lmodels = contour_models(y)
+    x = natural(y)
+    return x, start, values.reshape(-1), objective_of(lmodels, 0)(y), project_all(lmodels, x, 0)
 
 
 def batching_of(config: FitConfig) -> str:
@@ -153,27 +219,31 @@ def batching_of(config: FitConfig) -> str:
 
 
 @functools.partial(jax.jit, static_argnames=("config",))
-def fit_people(model: MorphableModel, landmarks, weights, camera, config: FitConfig):
+def fit_people(
+    model: MorphableModel,
+    landmarks,
+    weights,
+    camera,
+    config: FitConfig,
+    contour: ContourCandidates | None = None,
+):
     """``[P, N, L, 2]`` targets, ``[P, N, L]`` weights, ``[P, N]`` cameras -> FitResult."""
     ki = config.identity_components if config.fit_identity else 0
     ke = config.expression_components if config.fit_expression else 0
     lmodel = landmark_model(model, ki, ke)
+    candidates = None if contour is None else candidate_model(model, contour, ki, ke)
+
+    def solve(inputs):
+        return solve_person(lmodel, *inputs, config, contour, candidates)
+
     if batching_of(config) == "vmap":
-        x, start, values, loss = jax.vmap(solve_person, in_axes=(None, 0, 0, 0, None))(
-            lmodel, landmarks, weights, camera, config
-        )
+        x, start, values, loss, projected = jax.vmap(solve)((landmarks, weights, camera))
     else:
-        x, start, values, loss = jax.lax.map(
-            lambda inputs: solve_person(lmodel, *inputs, config), (landmarks, weights, camera)
-        )
+        x, start, values, loss, projected = jax.lax.map(solve, (landmarks, weights, camera))
     rotations, translations, cameras = jax.vmap(_poses)(x, start)
     identity = jnp.broadcast_to(
         x.identity[:, None, :], (*landmarks.shape[:2], x.identity.shape[-1])
     )
-    per_image = jax.vmap(
-        jax.vmap(project_landmarks, in_axes=(None, 0, 0, 0, 0, 0)), (None, 0, 0, 0, 0, 0)
-    )
-    projected = per_image(lmodel, identity, x.expression, rotations, translations, cameras)
     params = jax.vmap(jax.vmap(functools.partial(face_params, model)))(
         identity, x.expression, rotations, translations, cameras
     )
@@ -278,6 +348,7 @@ def fit_joint(
     image_size=None,
     camera=None,
     config: FitConfig | None = None,
+    contour: ContourCandidates | None = None,
 ) -> FitResult:
     """Fits one identity to several images of a person (or of each of several persons).
 
@@ -293,10 +364,15 @@ def fit_joint(
       camera: a ``PerspectiveCamera`` with leading dims broadcastable to ``[N]`` / ``[P, N]``
         (images of different sizes: stack one per image). Ignored for a weak-perspective fit.
       config: :class:`facejax.fitting.FitConfig` (static: one compile per config and shape).
+      contour: sliding contour landmarks (:class:`facejax.fitting.ContourCandidates`, e.g.
+        ``facejax.fitting.synthetic_contour()`` for the embedded model), chosen
+        anew for each image in every one of ``config.contour_rounds`` rounds; ``None`` keeps
+        every landmark on its fixed vertex.
 
     Returns:
       :class:`facejax.fitting.FitResult` with leading dims ``[N]`` or ``[P, N]``; ``loss`` and
-      ``loss_history`` are per person.
+      ``loss_history`` are per person (with ``contour``, ``loss_history`` has
+      ``contour_rounds * ceil(steps / contour_rounds)`` entries).
     """
     config = FitConfig() if config is None else config
     single_person = jnp.ndim(landmarks) == 3
@@ -307,7 +383,7 @@ def fit_joint(
     if single_person:
         landmarks, weights = landmarks[None], weights[None]
         camera = jax.tree_util.tree_map(lambda leaf: leaf[None], camera)
-    result = fit_people(model, landmarks, weights, camera, config)
+    result = fit_people(model, landmarks, weights, camera, config, contour)
     if single_person:
         result = jax.tree_util.tree_map(lambda leaf: leaf[0], result)
     return result

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from facejax.fitting.config import FitConfig, PhotometricConfig
+from facejax.fitting.contour import ContourCandidates
 from facejax.fitting.initialize import image_cameras
 from facejax.fitting.joint import fit_joint
 from facejax.fitting.photometric import refine_photometric
@@ -59,9 +60,12 @@ def check_landmarks_in_image(name, landmarks, height: int, width: int) -> None:
         )
 
 
-def read_person_image(image_path: str, landmarks_path: str | None, num_points: int) -> PersonImage:
+def read_person_image(
+    image_path: str, landmarks_path: str | None, num_points: int, detector: str = "dlib"
+) -> PersonImage:
     """Reads one photo and its landmarks (from ``landmarks_path``, or found by the optional
-    detector when it is ``None``) into a :class:`PersonImage`.
+    detector when it is ``None``: ``detector`` is ``"dlib"`` or ``"mediapipe"``,
+    ``facejax.face_detection.detect_landmarks``) into a :class:`PersonImage`.
 
     Raises:
       FileNotFoundError, ValueError: naming the file (unreadable image, landmark file of the
@@ -79,7 +83,7 @@ def read_person_image(image_path: str, landmarks_path: str | None, num_points: i
     from facejax.face_detection import detect_landmarks
 
     try:
-        landmarks = detect_landmarks(image)
+        landmarks = detect_landmarks(image, detector=detector)
     except ValueError as err:
         raise ValueError(f"{image_path}: {err}") from err
     if num_points != landmarks.shape[0]:
@@ -97,6 +101,7 @@ def fit_person(
     config: FitConfig | None = None,
     images=None,
     photometric: PhotometricConfig | None = None,
+    contour: ContourCandidates | None = None,
 ) -> FitResult:
     """Fits one identity to a person's images (or to each of several persons' images).
 
@@ -117,14 +122,20 @@ def fit_person(
         ``photometric``.
       photometric: refine on the pixels with these options (one person only); ``None`` stops
         after the landmark fit.
+      contour: sliding contour landmarks for the landmark fit (:func:`fit_joint`).
 
     Returns:
       The :class:`facejax.fitting.FitResult`, leading dims ``[N]`` or ``[P, N]``.
     """
     camera = image_cameras(image_sizes, focal)
-    result = fit_joint(model, landmarks, weights, camera=camera, config=config)
+    result = fit_joint(model, landmarks, weights, camera=camera, config=config, contour=contour)
     if photometric is None:
         return result
     if images is None or jnp.ndim(landmarks) != 3:
         raise ValueError("fit_person: a photometric refinement needs one person's [N] images")
+    if contour is not None:
+        # The refinement's landmark term uses fixed vertices: the jaw points of a turned face
+        # would pull it off the outline the landmark fit found; the pixels hold the outline.
+        weights = jnp.ones(jnp.shape(landmarks)[:-1]) if weights is None else jnp.asarray(weights)
+        weights = weights.at[..., jnp.asarray(contour.landmarks)].set(0.0)
     return refine_photometric(model, result.params, images, landmarks, weights, config=photometric)

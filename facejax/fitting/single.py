@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from facejax.fitting.config import FitConfig
+from facejax.fitting.contour import ContourCandidates
 from facejax.fitting.joint import fit_people, prepare_inputs
 from facejax.fitting.result import FitResult
 from facejax.morphable.model import MorphableModel
@@ -19,6 +20,7 @@ def fit_landmarks(
     image_size=None,
     camera=None,
     config: FitConfig | None = None,
+    contour: ContourCandidates | None = None,
 ) -> FitResult:
     """Fits identity, expression, pose (and a weak-perspective camera) to 2D landmarks.
 
@@ -38,6 +40,9 @@ def fit_landmarks(
       camera: a ``PerspectiveCamera`` (unbatched, or ``[B]``) with the images' intrinsics.
         Ignored by ``config.camera = "weak_perspective"``.
       config: :class:`facejax.fitting.FitConfig`.
+      contour: sliding contour landmarks (:class:`facejax.fitting.ContourCandidates`): each
+        face's jaw points are re-chosen among their candidates for its pose in every one of
+        ``config.contour_rounds`` rounds (:mod:`facejax.fitting.contour`); ``None``: fixed.
 
     Returns:
       :class:`facejax.fitting.FitResult` with leading dims ``[]`` or ``[B]``.
@@ -57,7 +62,7 @@ def fit_landmarks(
         camera = jax.tree_util.tree_map(lambda leaf: leaf[None], camera)
     # Each face is a person with one image: [B, 1, ...].
     camera = jax.tree_util.tree_map(lambda leaf: leaf[:, None], camera)
-    result = fit_people(model, landmarks[:, None], weights[:, None], camera, config)
+    result = fit_people(model, landmarks[:, None], weights[:, None], camera, config, contour)
     result = FitResult(
         params=jax.tree_util.tree_map(lambda leaf: leaf[:, 0], result.params),
         loss=result.loss,

@@ -17,7 +17,10 @@ What a model holds, through the bindings:
   ``blendshapes=``;
 - ``get_landmark_definitions()``: named vertices (not the iBUG 68; iBUG mappings live in
   separate ``ibug_to_*.txt`` files and cover only part of the 68 points): pass
-  ``landmarks=`` (a file of 68 vertex indices) for landmarks.
+  ``landmarks=`` with that eos mapping (TOML, :mod:`facejax.formats.eos_landmarks`; the points
+  it leaves out get stand-in vertices and are fitted at weight 0) or a file of 68 vertex
+  indices. The jaw points slide along eos's ``*_model_contours.json`` in a fit
+  (``facejax.fitting.landmark_definition``, ``facejax fit --contour``).
 
 Units: eos does not record them. The Surrey Face Model and converted BFM 2017 are in
 millimetres; ``convert-bfm2009-to-eos.py`` keeps BFM 2009's micrometres. ``scale=None`` infers
@@ -106,7 +109,8 @@ def load_eos(
     Args:
       path: the model file (``sfm_shape_3448.bin``, ``bfm2017-1_bfm_nomouth.bin``, ...).
       blendshapes: optional eos blendshapes file; replaces the model's own expression part.
-      landmarks: optional ``.npy``/``.txt`` file of the 68 iBUG landmark vertex indices.
+      landmarks: optional eos landmark mapping (``ibug_to_sfm.txt``) or ``.npy``/``.txt`` file
+        of the 68 iBUG landmark vertex indices.
       landmarks_one_based: whether that file counts vertices from 1.
       scale: factor from the file's length unit to millimetres (default: inferred).
       dtype: float dtype of the model arrays.

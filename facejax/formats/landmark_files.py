@@ -22,6 +22,11 @@ import os
 import numpy as np
 
 from facejax.formats.atomic_files import write_text_atomic
+from facejax.formats.eos_landmarks import (
+    is_landmark_mapping,
+    mapped_vertices,
+    read_landmark_mapping,
+)
 
 # Offset added to a file's x and y to reach the facejax convention.
 _CONVENTION_OFFSET = {"facejax": 0.0, "one_based": -0.5, "zero_based": 0.5}
@@ -181,9 +186,13 @@ def read_vertex_indices(path, one_based: bool = False, num_points: int | None = 
     """Reads a list of model vertex indices (e.g. the 68 landmark vertices of a BFM).
 
     Args:
-      path: ``.npy`` (no pickle) or a text file (``.txt``/``.csv``: whitespace- or
-        comma-separated integers).
-      one_based: whether the file counts vertices from 1 (MATLAB) rather than 0.
+      path: ``.npy`` (no pickle), a text file (``.txt``/``.csv``: whitespace- or
+        comma-separated integers), or an eos landmark mapping (TOML with a
+        ``[landmark_mappings]`` table, :mod:`facejax.formats.eos_landmarks`): its unmapped
+        points get a stand-in vertex (:func:`~facejax.formats.eos_landmarks.mapped_vertices`);
+        fit them at weight 0 (``read_landmark_mapping(path).defined``).
+      one_based: whether the file counts vertices from 1 (MATLAB) rather than 0 (an eos
+        mapping is 0-based on the vertex side whatever this says).
       num_points: required count (``None``: any).
 
     Returns:
@@ -195,6 +204,9 @@ def read_vertex_indices(path, one_based: bool = False, num_points: int | None = 
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"vertex index file not found: {path}")
+    if is_landmark_mapping(path):
+        mapping = read_landmark_mapping(path, num_points=68 if num_points is None else num_points)
+        return mapped_vertices(mapping)
     if path.lower().endswith(".npy"):
         try:
             values = np.load(path, allow_pickle=False)

@@ -63,11 +63,14 @@ def inputs(tmp_path_factory):
     nan_points = truth["front"][1].copy()
     nan_points[12] = np.nan
     np.save(root / "nan.npy", nan_points)
+    Image.new("RGB", (64, 64), (20, 20, 20)).save(root / "empty_wall.png")
     bad = {
         "missing.png": f"{root}/missing.png:{root}/front.pts",
         "corrupt.png": f"{root}/corrupt.png:{root}/front.pts",
         "short.pts": f"{root}/front.png:{root}/short.pts",
         "nan.npy": f"{root}/side.png:{root}/nan.npy",
+        # With --detect, a photo without a landmark file: the detector finds no face in it.
+        "empty_wall.png": f"{root}/empty_wall.png",
     }
     return root, model, identity, truth, good, bad
 
@@ -77,18 +80,26 @@ def fitted(inputs, tmp_path_factory):
     root, _, _, _, good, bad = inputs
     out = tmp_path_factory.mktemp("fit_out")
     # The default optimizer (L-BFGS), 40 steps: the program of tests/fitting's L-BFGS test.
-    argv = ["--model", "synthetic:small", "--out", str(out), "--steps", "40",
+    argv = ["--model", "synthetic:small", "--out", str(out), "--steps", "40", "--detect",
             *good[:1], *bad.values(), *good[1:]]  # fmt: skip
     return out, argv
 
 
-def test_bad_files_are_reported_and_the_rest_fitted(inputs, fitted, capsys):
+def test_bad_files_are_reported_and_the_rest_fitted(inputs, fitted, capsys, monkeypatch):
+    from facejax import face_detection
+
+    def no_face(image, **kwargs):
+        raise ValueError("no face found")
+
+    # The detector's answer on a photo without a face (the 'detect' extra need not be there).
+    monkeypatch.setattr(face_detection, "detect_landmarks", no_face)
     root, _, _, _, _, bad = inputs
     out, argv = fitted
     assert run_fit(argv) == 1  # some inputs failed
     captured = capsys.readouterr()
     for name in bad:
         assert name in captured.err, name
+    assert "empty_wall.png: no face found" in captured.err
     assert "expected 68 landmarks, found 67" in captured.err
     assert "NaN" in captured.err
     assert "landmark error" in captured.out
@@ -119,6 +130,7 @@ def test_outputs_parse_with_units_and_conventions(inputs, fitted):
     assert summary["model"]["fingerprint"] == morphable.fingerprint(model)
     assert len(summary["identity"]) == model.num_identity
     assert summary["mean_landmark_error_px"] < LANDMARK_TOL_PX
+    assert summary["model"]["sliding_contour_points"] == 16  # the embedded model's own contour
     for entry in summary["images"]:
         name = entry["mesh"][: -len(".obj")]
         params, _ = truth[name]

@@ -88,3 +88,44 @@ def test_help(argv):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 0
+
+
+def test_info_and_convert_take_an_eos_landmark_definition(tmp_path, capsys):
+    """An eos model with a mapping in eos's TOML (comments, the jaw and two mouth points left
+    out) and a model contour: info counts the defined and sliding points, convert says which
+    points it had to stand in for."""
+    eos = pytest.importorskip("eos")
+    m = eos.morphablemodel
+    x, y = np.meshgrid(np.linspace(-60, 60, 5), np.linspace(-70, 70, 4))
+    mean = np.stack([x, y, 90 - 0.006 * (x**2 + y**2)], -1).reshape(-1).astype(np.float32)
+    tris = [[r * 5 + c, r * 5 + c + 1, r * 5 + c + 5] for r in range(3) for c in range(4)]
+    tris += [[r * 5 + c + 1, r * 5 + c + 6, r * 5 + c + 5] for r in range(3) for c in range(4)]
+    basis = np.linalg.qr(np.random.default_rng(0).normal(size=(60, 2)))[0].astype(np.float32)
+    shape = m.PcaModel(mean, basis, np.array([4.0, 1.0], np.float32), tris)
+    m.save_model(m.MorphableModel(shape, m.PcaModel()), str(tmp_path / "s.bin"))
+    mapping = ["# eos mapping", "[landmark_mappings]", '"9" = 17  # chin']
+    mapping += [f"{k} = {k % 20}  # point {k}" for k in range(18, 69) if k not in (61, 65)]
+    (tmp_path / "ibug_to_s.txt").write_text("\n".join(mapping) + "\n")
+    (tmp_path / "contour.json").write_text(
+        '{"model_contour": {"right_contour": [15, 10, 5], "left_contour": [19, 14, 9]}}'
+    )
+    model, landmarks = str(tmp_path / "s.bin"), str(tmp_path / "ibug_to_s.txt")
+    contour = str(tmp_path / "contour.json")
+    assert main(["info", model, "--landmarks", landmarks, "--contour", contour, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["landmarks"] == 68 and summary["landmarks_defined"] == 66
+    assert summary["sliding_contour_points"] == 16
+    assert main(["info", model, "--landmarks", landmarks, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["landmarks_defined"] == 50 and summary["sliding_contour_points"] == 0
+    out = str(tmp_path / "s.npz")
+    assert main(["convert", model, out, "--landmarks", landmarks]) == 0
+    assert "maps 50 of 68 landmarks" in capsys.readouterr().out
+    (tmp_path / "bad.json").write_text(
+        '{"model_contour": {"right_contour": [99], "left_contour": [1]}}'
+    )
+    assert (
+        main(["info", model, "--landmarks", landmarks, "--contour", str(tmp_path / "bad.json")])
+        == 2
+    )
+    assert "bad.json: vertex 99 is outside" in capsys.readouterr().err

@@ -157,3 +157,145 @@ def test_missing_eos_py_says_how_to_install(tmp_path, monkeypatch):
     (tmp_path / "model.bin").write_bytes(b"")
     with pytest.raises(ImportError, match=r"pip install 'facejax\[eos\]'"):
         eos_format.load_eos(tmp_path / "model.bin")
+
+
+# eos's ibug_to_sfm.txt layout: TOML, '#' comments, the jaw (1-8, 10-17) and the inner mouth
+# corners (61, 65) left out, bare and quoted keys (eos wrote both over the years), and the
+# [contour_landmarks] table with numbers as strings.
+def _mapping_text(num_vertices):
+    lines = [
+        "# Mapping from the 68-point ibug annotations to the test model's vertex indices.",
+        "# This file uses TOML syntax (https://github.com/toml-lang/toml).",
+        "",
+        "[landmark_mappings]",
+        "            # 1 to 8 are the right contour landmarks",
+        ' "9" =    7  # chin bottom',
+        "            # 10 to 17 are the left contour landmarks",
+    ]
+    for number in range(18, 69):
+        if number in (61, 65):
+            lines.append(f"            # {number} not defined - would be an inner mouth corner")
+            continue
+        key = f'"{number}"' if number % 2 else str(number)
+        lines.append(f"{key} = {number % num_vertices:5d}  # point {number}")
+    lines += [
+        "",
+        "# Definitions of which 2D landmarks make up the right and left face contours:",
+        "[contour_landmarks]",
+        'right = [ "1", "2", "3", "4", "5", "6", "7", "8" ]',
+        "left  = [ 10, 11, 12, 13,",
+        "          14, 15, 16, 17 ]",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+CONTOUR_JSON = """{
+    "model_contour": {
+        "right_contour": [15, 10, 5, 0],
+        "left_contour": [19, 14, 9, 4]
+    }
+}
+"""
+
+MISSING = set(range(0, 8)) | set(range(9, 17)) | {60, 64}  # 0-based
+
+
+def test_eos_mapping_file(tmp_path, kit):
+    from facejax.formats.eos_landmarks import read_landmark_mapping, read_model_contour
+
+    mean_mm, _ = kit.face_grid()
+    (tmp_path / "ibug_to_test.txt").write_text(_mapping_text(len(mean_mm)))
+    mapping = read_landmark_mapping(tmp_path / "ibug_to_test.txt")
+    assert set(np.flatnonzero(~mapping.defined)) == MISSING
+    assert mapping.vertices[8] == 7 and mapping.vertices[17] == 18 % len(mean_mm)
+    assert mapping.right_contour == tuple(range(8)) and mapping.left_contour == tuple(range(9, 17))
+    (tmp_path / "contours.json").write_text(CONTOUR_JSON)
+    right, left = read_model_contour(tmp_path / "contours.json")
+    np.testing.assert_array_equal(right, [15, 10, 5, 0])
+    np.testing.assert_array_equal(left, [19, 14, 9, 4])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[landmark_mappings]\n70 = 3\n", r"landmark 70 is outside 1 to 68"),
+        ("[landmark_mappings]\nnose = 3\n", r"'nose' is not an iBUG landmark number"),
+        ("[landmark_mappings]\n9 = -3\n", r"landmark 9 maps to -3"),
+        ("[landmark_mappings]\n9 = 3.5\n", r"landmark 9 maps to 3.5"),
+        ("[landmark_mappings\n9 = 3\n", r"not a valid eos landmark mapping"),
+    ],
+)
+def test_bad_mapping_files_name_the_file(tmp_path, text, message):
+    from facejax.formats.eos_landmarks import read_landmark_mapping
+
+    (tmp_path / "bad.txt").write_text(text)
+    with pytest.raises(ValueError, match=r"bad\.txt: .*" + message):
+        read_landmark_mapping(tmp_path / "bad.txt")
+
+
+def test_bad_contour_file_names_the_file(tmp_path):
+    from facejax.formats.eos_landmarks import read_model_contour
+
+    (tmp_path / "c.json").write_text('{"model_contour": {"right_contour": [1, 2]}}')
+    with pytest.raises(ValueError, match=r"c\.json: model_contour\.left_contour"):
+        read_model_contour(tmp_path / "c.json")
+
+
+def test_eos_model_with_its_mapping_loads_and_fits(tmp_path, kit):
+    """The eos model fixture with a mapping in eos's syntax and a model contour: it loads, the
+    unmapped points are fitted at weight 0, the contour slides, and the fit finds the face."""
+    eos = pytest.importorskip("eos")
+    import jax.numpy as jnp
+
+    from facejax import fitting, morphable
+    from facejax.fitting.landmark_definition import landmark_definition
+
+    m = eos.morphablemodel
+    parts = _eos_parts(kit)
+    m.save_model(
+        m.MorphableModel(m.PcaModel(*parts["shape"], parts["tri"]), m.PcaModel()),
+        str(tmp_path / "s.bin"),
+    )
+    mean_mm, _ = kit.face_grid()
+    (tmp_path / "ibug_to_s.txt").write_text(_mapping_text(len(mean_mm)))
+    (tmp_path / "contours.json").write_text(CONTOUR_JSON)
+    from facejax.formats import load_model
+
+    model = load_model(tmp_path / "s.bin", landmarks=tmp_path / "ibug_to_s.txt")
+    assert model.num_landmarks == 68
+    definition = landmark_definition(
+        model, landmarks=tmp_path / "ibug_to_s.txt", contour=tmp_path / "contours.json"
+    )
+    assert set(np.flatnonzero(~definition.defined)) == {60, 64}  # the contour fills the jaw
+    assert definition.contour.num_contour == 16 and definition.contour.num_candidates == 4
+    fixed = landmark_definition(model, landmarks=tmp_path / "ibug_to_s.txt", sliding=False)
+    assert fixed.contour is None and set(np.flatnonzero(~fixed.defined)) == MISSING
+
+    model = morphable.to_device(model)
+    camera = fitting.image_camera(200, 200)
+    truth = morphable.neutral_params(model, camera=camera).replace(
+        identity=jnp.array([0.5, -0.5, 0.3, 0.0]),
+        rotation=jnp.deg2rad(jnp.array([0.0, 20.0, 0.0])),
+        translation=jnp.array([0.0, 0.0, -900.0]),
+    )
+    face = morphable.pose(truth, morphable.shape(model, truth.identity))
+    screen = np.asarray(morphable.project(truth, face))
+    targets = np.asarray(morphable.landmarks(model, jnp.asarray(screen))[:, :2]).copy()
+    # The jaw points where an annotator would put them: on vertices of the side's contour.
+    right, left = [15, 10, 5, 0], [19, 14, 9, 4]
+    for k in range(8):
+        targets[k] = screen[right[k % 4], :2]
+        targets[9 + k] = screen[left[k % 4], :2]
+    # The unmapped points' targets are junk: at weight 0 they must not matter.
+    targets[[60, 64]] = 1e4
+    config = fitting.FitConfig(optimizer="adam", steps=160, contour_rounds=4)
+    result = fitting.fit_landmarks(
+        model,
+        targets,
+        definition.weights,
+        image_size=(200, 200),
+        config=config,
+        contour=definition.contour,
+    )
+    assert float(result.landmark_error) < 0.5
+    np.testing.assert_allclose(result.params.rotation[1], np.deg2rad(20.0), atol=np.deg2rad(3))

@@ -11,8 +11,11 @@ all (``facejax.formats.image_files.write_png``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from facejax.formats.image_files import write_png
@@ -148,11 +151,26 @@ def _frontal_screen(vertices: np.ndarray, size: int) -> np.ndarray:
     return np.stack([x, y, depth], axis=-1)
 
 
+@functools.partial(jax.jit, static_argnames="size")
+def _shaded(screen, triangles, albedo, backdrop, size: int):
+    from facejax import geometry, lighting
+    from facejax.render import composite, rasterize, shade_vertices
+
+    # Back to a right-handed, y-up, z-towards-the-viewer frame for the normals and the light.
+    viewer = screen * jnp.asarray([[1.0, -1.0, -1.0]])
+    normals = geometry.vertex_normals(viewer, triangles)
+    fragments = rasterize(screen, triangles, size, size, perspective_correct=False, near=None)
+    light = lighting.directional(jnp.array([0.3, 0.4, 1.0]), 0.75, 0.35)
+    shaded = shade_vertices(fragments, triangles, albedo, normals, light)
+    drawn = composite(shaded, fragments.mask, backdrop)
+    return jnp.round(jnp.clip(drawn, 0, 1) * 255).astype(jnp.uint8)
+
+
 def shaded_mesh(
     screen_vertices, triangles, size: int, *, colors=None, background=None
 ) -> np.ndarray:
     """A mesh in screen space (pixel x, y down, depth away) lit from the front, ``[size, size,
-    3]`` uint8, with facejax's rasterizer.
+    3]`` uint8, with facejax's rasterizer (one compilation per mesh and picture size).
 
     Args:
       screen_vertices: ``[V, 3]``.
@@ -162,28 +180,18 @@ def shaded_mesh(
       background: ``[size, size, 3]`` uint8 picture or ``[3]`` colour in ``[0, 1]`` (default
         white).
     """
-    import jax.numpy as jnp
-
-    from facejax import geometry, lighting
-    from facejax.render import composite, rasterize, shade_vertices
-
-    screen = jnp.asarray(screen_vertices, jnp.float32)
-    triangles = jnp.asarray(triangles, jnp.int32)
-    # Back to a right-handed, y-up, z-towards-the-viewer frame for the normals and the light.
-    viewer = screen * jnp.asarray([[1.0, -1.0, -1.0]])
-    normals = geometry.vertex_normals(viewer, triangles)
-    fragments = rasterize(screen, triangles, size, size, perspective_correct=False, near=None)
-    light = lighting.directional(jnp.array([0.3, 0.4, 1.0]), 0.75, 0.35)
-    albedo = jnp.full(normals.shape, 0.8) if colors is None else jnp.asarray(colors, jnp.float32)
-    shaded = shade_vertices(fragments, triangles, albedo, normals, light)
+    screen = np.asarray(screen_vertices, np.float32)
+    albedo = np.full(screen.shape, 0.8, np.float32) if colors is None else colors
     if background is None:
-        backdrop = jnp.ones((3,), jnp.float32)
+        backdrop = np.ones((size, size, 3), np.float32)
     elif np.asarray(background).ndim == 3:
-        backdrop = jnp.asarray(background, jnp.float32) / 255.0
+        backdrop = np.asarray(background, np.float32) / 255.0
     else:
-        backdrop = jnp.asarray(background, jnp.float32)
-    drawn = composite(shaded, fragments.mask, backdrop)
-    return np.asarray(jnp.round(jnp.clip(drawn, 0, 1) * 255)).astype(np.uint8)
+        backdrop = np.broadcast_to(np.asarray(background, np.float32), (size, size, 3))
+    pixels = _shaded(
+        screen, np.asarray(triangles, np.int32), np.asarray(albedo, np.float32), backdrop, size
+    )
+    return np.asarray(pixels)
 
 
 def vertex_error_heatmap(

@@ -40,33 +40,32 @@ def _find(folder, relative_paths) -> str:
 
 
 def now_ground_truth(data) -> tuple[list[str], dict, list[Excluded]]:
-    """``(expected image names "subject/challenge/IMG", {subject: (scan vertices [S, 3], scan
-    landmarks [7, 3])}, excluded)``: NoW's validation images and scans; an image whose subject
-    has no scan or landmark file is excluded by name."""
-    from facejax.data.builders.now import read_image_list, read_picked_points
+    """``(expected image lines "subject/challenge/IMG.jpg", {subject: (scan vertices [S, 3],
+    scan landmarks [7, 3])}, excluded)``: NoW's validation images and scans
+    (``facejax.formats.now_files``); an image whose subject has no scan or landmark file is
+    excluded by name."""
+    from facejax.formats import now_files
 
     root = _find(data, ["NoW_Dataset/final_release_version", "final_release_version", "."])
     listing = _find(root, [NOW_LIST, os.path.join("..", NOW_LIST)])
-    names = [os.path.splitext(line)[0] for line in read_image_list(listing)]
+    lines = now_files.read_image_list(listing)
     scans, excluded = {}, []
-    for subject in sorted({n.split("/")[0] for n in names}):
-        found = []
-        for folder, extensions in (("scans", (".obj", ".ply")), ("scans_lmks_onlypp", (".pp",))):
-            directory = os.path.join(root, folder, subject)
-            files = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
-            file = next((f for f in files if f.lower().endswith(extensions)), None)
-            found.append(None if file is None else os.path.join(directory, file))
-        mesh, points = found
+    for subject in sorted({line.split("/")[0] for line in lines}):
+        mesh, points = now_files.now_scan_files(root, subject)
         if mesh is None or points is None:
             reason = f"no scan or no scan landmarks of {subject} under {root}"
-            excluded += [Excluded(n, "missing", reason) for n in names if n.startswith(subject)]
+            excluded += [
+                Excluded(os.path.splitext(line)[0], "missing", reason)
+                for line in lines
+                if line.split("/")[0] == subject
+            ]
             continue
-        vertices, _ = prediction_folders.read_mesh(mesh)
-        landmarks = read_picked_points(points)
+        vertices, _ = prediction_folders.read_mesh(os.path.join(root, mesh))
+        landmarks = now_files.read_picked_points(os.path.join(root, points))
         if landmarks.shape != (7, 3):
-            raise ValueError(f"{points}: {len(landmarks)} points, expected NoW's 7")
+            raise ValueError(f"{os.path.join(root, points)}: {len(landmarks)} points, not NoW's 7")
         scans[subject] = (vertices, landmarks)
-    return names, scans, excluded
+    return lines, scans, excluded
 
 
 def aflw2000_ground_truth(data) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -148,12 +147,20 @@ def score_predictions(benchmark: str, predictions, data, *, metrical: bool = Fal
         raise FileNotFoundError(f"--predictions {predictions}: not a folder")
     if benchmark == "now":
         benchmark_runs.protocol_module("now_protocol")  # before any reading
-        names, scans, without_scan = now_ground_truth(data)
-        scored = [n for n in names if n.split("/")[0] in scans]
-        items, excluded = prediction_folders.read_mesh_predictions(predictions, scored, 7)
-        return benchmark_runs.now_run(
-            items, scans, names, without_scan + excluded, metrical=metrical
-        )
+        from facejax.formats.now_files import now_predictions
+
+        lines, scans, without_scan = now_ground_truth(data)
+        items, excluded = [], list(without_scan)
+        for name, found in now_predictions(predictions, [
+            line for line in lines if line.split("/")[0] in scans
+        ]):  # fmt: skip
+            if isinstance(found, str):
+                kind = "missing" if found.startswith("no ") else "malformed"
+                excluded.append(Excluded(name, kind, found))
+            else:
+                items.append((name, found.vertices, found.triangles, found.landmarks))
+        names = [os.path.splitext(line)[0] for line in lines]
+        return benchmark_runs.now_run(items, scans, names, excluded, metrical=metrical)
     if benchmark == "micc":
         benchmark_runs.protocol_module("micc_protocol")
         expected, scans, without_scan = micc_ground_truth(data)

@@ -1,12 +1,17 @@
-"""Every notebook runs top to bottom (code cells only, shell and magic lines skipped)."""
+"""Every notebook runs top to bottom (code cells only, shell and magic lines skipped), in its
+quick setting: ``FACEJAX_NOTEBOOK_QUICK`` asks each notebook for small pictures and few steps,
+and XLA's CPU compiler runs at its lowest optimisation level (a notebook's short run is mostly
+compilation; nothing here measures speed)."""
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
 
 import pytest
 
+QUICK_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 NOTEBOOKS = sorted((pathlib.Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 
@@ -27,7 +32,18 @@ def _script(path: pathlib.Path) -> str:
 def test_notebook_runs(path, tmp_path):
     script = tmp_path / "notebook.py"
     script.write_text(_script(path))
+    env = {
+        **os.environ,
+        "FACEJAX_NOTEBOOK_QUICK": "1",
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {QUICK_XLA}".strip(),
+        "MPLBACKEND": "Agg",  # plt.show() draws nothing and waits for no window
+    }
     result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -159,6 +159,13 @@ def _synthetic(args):
     builder, metadata = datasets.prepare_dataset(config)
     features = ("image", "image_path", "identity_coeffs", "expression_coeffs", "landmarks",
                 "landmark_visibility")  # fmt: skip
+    lacking = [f for f in features if f not in builder.info.features]
+    if lacking or "verification_pairs" not in (metadata or {}):
+        raise ValueError(
+            f"--benchmark synthetic: the run's dataset {builder.name}/"
+            f"{builder.builder_config.name} is not a synthetic test split with true shapes and "
+            f"verification pairs (lacks {', '.join(lacking) or 'verification_pairs'})"
+        )
     data = datasets.read_split(builder.as_data_source("test"), features)
     names = [k.decode() if isinstance(k, bytes) else str(k) for k in data["image_path"]]
     predictions = map_fixed_batches(predict, data["image"], args.batch_size)

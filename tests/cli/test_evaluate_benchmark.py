@@ -225,3 +225,64 @@ def test_now_without_its_protocol_is_refused(tmp_path, capsys):
                          "--data", str(tmp_path), "--out", str(out)], capsys)  # fmt: skip
     assert code == 2 and "protocol not available in this build" in err
     assert not out.exists()
+
+
+def test_micc_predictions_report_names_missing_and_malformed(tmp_path, capsys):
+    pytest.importorskip("facejax.evaluation.micc_protocol")
+    vertices, triangles, _ = _cap()
+    # 68 landmarks on scan vertices, the nose tip (iBUG index 30) at the cap's top.
+    picked = np.linspace(0, len(vertices) - 1, 68).astype(int)
+    picked[30] = int(np.argmax(vertices[:, 2]))
+    landmarks = vertices[picked]
+    scan = tmp_path / "Florence" / "subject_01" / "Model" / "frontal1" / "obj"
+    scan.mkdir(parents=True)
+    write_obj(scan / "110920150452.obj", vertices, triangles)
+    np.save(scan / "110920150452.npy", landmarks)
+    predictions = tmp_path / "pred" / "subject_01"
+    predictions.mkdir(parents=True)
+    for setting in ("Indoor-Cooperative", "PTZ-Outdoor"):  # PTZ-Indoor missing
+        write_obj(predictions / f"{setting}.obj", vertices, triangles)
+        values = landmarks if setting == "Indoor-Cooperative" else np.full((68, 3), np.nan)
+        np.save(predictions / f"{setting}.npy", values)
+    out = tmp_path / "report"
+    code, _, err = _run(["evaluate", "--benchmark", "micc", "--predictions",
+                         str(predictions.parent), "--data", str(tmp_path), "--out", str(out)],
+                        capsys)  # fmt: skip
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]["micc"]
+    assert (metrics["num_scored"], metrics["num_missing"], metrics["num_malformed"]) == (1, 1, 1)
+    assert metrics["cooperative_mean_mm"] == pytest.approx(0.0, abs=1e-3)  # exact prediction
+    report = (out / "report.md").read_text()
+    assert "subject_01/PTZ-Indoor | missing" in report
+    assert "subject_01/PTZ-Outdoor | malformed" in report
+
+
+def test_ytf_predictions_report_names_missing_and_malformed(tmp_path, capsys):
+    pytest.importorskip("facejax.evaluation.video_verification")
+    people = [f"P{i}" for i in range(10)]
+    lines = ["split number, first name, second name, first length, second length, is same"]
+    for fold, person in enumerate(people, start=1):
+        other = people[fold % 10]
+        lines += [f"{fold}, {person}/0, {person}/1, 10, 10, 1",
+                  f"{fold}, {person}/0, {other}/1, 10, 10, 0"]  # fmt: skip
+    (tmp_path / "splits.txt").write_text("\n".join(lines) + "\n")
+    rng = np.random.default_rng(0)
+    predictions = tmp_path / "pred"
+    for person in people:
+        (predictions / person).mkdir(parents=True)
+        centre = rng.normal(size=16)
+        for video in ("0", "1"):
+            frames = centre + 0.1 * rng.normal(size=(3, 16))
+            np.save(predictions / person / f"{video}.npy", frames)
+    (predictions / "P0" / "1.npy").unlink()  # missing
+    np.save(predictions / "P5" / "1.npy", np.full((3, 16), np.inf))  # malformed
+    out = tmp_path / "report"
+    code, _, err = _run(["evaluate", "--benchmark", "ytf", "--predictions", str(predictions),
+                         "--data", str(tmp_path), "--out", str(out)], capsys)  # fmt: skip
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]["ytf"]
+    assert (metrics["num_missing"], metrics["num_malformed"]) == (1, 1)
+    assert metrics["verification_auc"] > 0.9
+    report = (out / "report.md").read_text()
+    assert "P0/1 | missing" in report and "P5/1 | malformed" in report
+    assert _not_blank(out / "roc.png")

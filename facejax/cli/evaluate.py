@@ -115,6 +115,7 @@ def _benchmark(args) -> int:
     elif args.predictions:
         if not args.data:
             raise ValueError(f"--benchmark {args.benchmark}: --data (the benchmark's folder)")
+        benchmark_inputs.check_protocol(args.benchmark)
         result = benchmark_inputs.score_predictions(
             args.benchmark, args.predictions, args.data, metrical=args.metrical
         )
@@ -122,11 +123,8 @@ def _benchmark(args) -> int:
         source = f"predictions in `{args.predictions}`, data in `{args.data}`"
         metadata = {"predictions": str(args.predictions), "data": str(args.data)}
     else:
-        raise ValueError(
-            f"--benchmark {args.benchmark} --workdir: running a trained run on this benchmark "
-            "is not available in this build; write its predictions in the benchmark's layout "
-            "(docs/evaluation.md) and pass --predictions"
-        )
+        result, source, metadata = _real_benchmark(args, out)
+        pictures = markdown_report.draw_plots(result)
     written = markdown_report.write_report(
         out, result, source=source, metadata=metadata, pictures=pictures
     )
@@ -140,6 +138,38 @@ def _benchmark(args) -> int:
         + f" into {out}"
     )
     return 0
+
+
+def _real_benchmark(args, out):
+    """The run's model on a real benchmark: its predictions written into ``out/predictions``
+    in the benchmark's layout, then scored like any method's."""
+    from facejax.evaluation import benchmark_inputs
+    from facejax.recipes import get_recipe
+    from facejax.recipes.benchmark_predictions import write_benchmark_predictions
+
+    if not args.data:
+        raise ValueError(f"--benchmark {args.benchmark}: --data (the benchmark's folder)")
+    benchmark_inputs.check_protocol(args.benchmark)  # before any work
+    config = _load_config(args.workdir)
+    recipe = get_recipe(config.recipe)
+    if not hasattr(recipe, "load_predictor"):
+        raise ValueError(f"recipe {config.recipe!r} has no predictor to run on a benchmark")
+    predict, model3d = recipe.load_predictor(config, args.workdir)
+    folder = write_benchmark_predictions(
+        predict, model3d, config, args.benchmark, args.data, Path(out) / "predictions",
+        batch_size=args.batch_size,
+    )  # fmt: skip
+    result = benchmark_inputs.score_predictions(
+        args.benchmark, folder, args.data, metrical=args.metrical
+    )
+    step = _latest_step(args.workdir)
+    source = (
+        f"the run `{args.workdir}` (recipe {config.recipe}, step {step}), its predictions in "
+        f"`{folder}`, data in `{args.data}`"
+    )
+    metadata = {"workdir": str(args.workdir), "recipe": config.recipe, "step": step,
+                "predictions": str(folder), "data": str(args.data)}  # fmt: skip
+    return result, source, metadata
 
 
 def _synthetic(args):

@@ -27,6 +27,8 @@ from facejax.evaluation import benchmark_runs, prediction_folders
 from facejax.evaluation.benchmark_runs import BenchmarkRun, Excluded
 
 NOW_LIST = "imagepathsvalidation.txt"
+# The protocol module each benchmark scores with, beyond facejax.evaluation's core.
+PROTOCOLS = {"now": "now_protocol", "micc": "micc_protocol", "ytf": "video_verification"}
 MICC_SETTINGS = ("Indoor-Cooperative", "PTZ-Indoor", "PTZ-Outdoor")
 
 
@@ -134,6 +136,13 @@ def micc_ground_truth(data) -> tuple[list[str], dict, list[Excluded]]:
     return expected, scans, excluded
 
 
+def check_protocol(benchmark: str) -> None:
+    """Raises ``ProtocolUnavailable`` when this build lacks ``benchmark``'s protocol (called
+    before any work)."""
+    if benchmark in PROTOCOLS:
+        benchmark_runs.protocol_module(PROTOCOLS[benchmark])
+
+
 def score_predictions(benchmark: str, predictions, data, *, metrical: bool = False) -> BenchmarkRun:
     """A folder of any method's predictions scored on ``benchmark`` (not ``"synthetic"``)
     against its data folder (both layouts in docs/evaluation.md).
@@ -146,7 +155,7 @@ def score_predictions(benchmark: str, predictions, data, *, metrical: bool = Fal
     if not os.path.isdir(predictions):
         raise FileNotFoundError(f"--predictions {predictions}: not a folder")
     if benchmark == "now":
-        benchmark_runs.protocol_module("now_protocol")  # before any reading
+        check_protocol(benchmark)  # before any reading
         from facejax.formats.now_files import now_predictions
 
         lines, scans, without_scan = now_ground_truth(data)
@@ -162,7 +171,7 @@ def score_predictions(benchmark: str, predictions, data, *, metrical: bool = Fal
         names = [os.path.splitext(line)[0] for line in lines]
         return benchmark_runs.now_run(items, scans, names, excluded, metrical=metrical)
     if benchmark == "micc":
-        benchmark_runs.protocol_module("micc_protocol")
+        check_protocol(benchmark)
         expected, scans, without_scan = micc_ground_truth(data)
         scored = [n for n in expected if n.split("/")[0] in scans]
         items, excluded = prediction_folders.read_mesh_predictions(predictions, scored, None)
@@ -179,7 +188,7 @@ def score_predictions(benchmark: str, predictions, data, *, metrical: bool = Fal
         features, excluded = prediction_folders.read_feature_predictions(predictions, expected)
         return benchmark_runs.lfw_run(features, pairs, expected, excluded)
     if benchmark == "ytf":
-        benchmark_runs.protocol_module("video_verification")
+        check_protocol(benchmark)
         pairs = ytf_pairs(data)
         expected = sorted({n for p in pairs for n in p[1:3]})
         features, excluded = prediction_folders.read_feature_predictions(

@@ -39,22 +39,41 @@ def _not_blank(path) -> bool:
 QUICK_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
+def _lfw_layout(root, seed=0):
+    """LFW as it ships, tiny: 10 people x 2 noise images and a 10-fold pairs.txt."""
+    rng = np.random.default_rng(seed)
+    people = [f"Person_{c}" for c in "ABCDEFGHIJ"]
+    lines = ["10 1"]
+    for i, person in enumerate(people):
+        (root / "lfw" / person).mkdir(parents=True)
+        for n in (1, 2):
+            pixels = rng.integers(0, 256, (60, 60, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / "lfw" / person / f"{person}_000{n}.jpg")
+        lines += [f"{person}\t1\t2", f"{person}\t1\t{people[(i + 1) % 10]}\t2"]
+    (root / "pairs.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     """A disentangle smoke run of 2 steps (the shortest training that leaves a checkpoint),
-    then ``facejax evaluate --benchmark synthetic`` on it, in one process of its own (so that
-    its XLA flags stay there)."""
+    then ``facejax evaluate --benchmark synthetic`` and ``--benchmark lfw`` (on a tiny LFW) on
+    it, in one process of its own (so that its XLA flags stay there)."""
     root = tmp_path_factory.mktemp("smoke")
+    lfw = _lfw_layout(root / "lfw_data")
     train = ["train", "--config", f"{REPO}/experiments/disentangle/config.py:smoke",
              "--workdir", str(root / "run")]  # fmt: skip
     for override in (f"data.data_dir={root / 'data'}", "progress=False", "tensorboard=False",
                      "num_steps=2", "checkpoint_every=2", "log_every=1",
                      "optimizer.warmup_steps=1"):  # fmt: skip
         train += ["--set", override]
-    evaluate = ["evaluate", "--benchmark", "synthetic", "--workdir", str(root / "run")]
+    synthetic = ["evaluate", "--benchmark", "synthetic", "--workdir", str(root / "run")]
+    on_lfw = ["evaluate", "--benchmark", "lfw", "--workdir", str(root / "run"), "--data",
+              str(lfw), "--out", str(root / "lfw_report")]  # fmt: skip
     script = (
         "import sys\nfrom facejax.cli import main\n"
-        f"assert main({train!r}) == 0\nsys.exit(main({evaluate!r}))\n"
+        f"assert main({train!r}) == 0\nassert main({synthetic!r}) == 0\n"
+        f"sys.exit(main({on_lfw!r}))\n"
     )
     env = {**os.environ, "XLA_FLAGS": QUICK_XLA, "JAX_PLATFORMS": "cpu"}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -158,6 +177,16 @@ def test_lfw_predictions_give_the_roc(tmp_path, capsys):
     assert metrics["verification_auc"] > 0.9
     assert "P0/P0_0002 | missing" in (out / "report.md").read_text()
     assert _not_blank(out / "roc.png")
+
+
+def test_a_trained_run_on_lfw_writes_its_predictions_and_report(smoke_run):
+    workdir, printed = smoke_run
+    assert "lfw: scored 20 of 20" in printed
+    report = workdir.parent / "lfw_report"
+    assert (report / "predictions" / "Person_A" / "Person_A_0001.npy").is_file()
+    metrics = json.loads((report / "metrics.json").read_text())["metrics"]["lfw"]
+    assert metrics["verification_num_pairs"] == 20 and metrics["num_excluded"] == 0
+    assert _not_blank(report / "roc.png")
 
 
 def _cap(n=30):

@@ -1,17 +1,15 @@
 """Every notebook runs top to bottom (code cells only, shell and magic lines skipped), in its
 quick setting: ``FACEJAX_NOTEBOOK_QUICK`` asks each notebook for small pictures and few steps,
-and XLA's CPU compiler runs at its lowest optimisation level (a notebook's short run is mostly
-compilation; nothing here measures speed)."""
+in the quick environment of ``tests/conftest.py`` (lowest XLA optimisation level, a compilation
+cache shared with the other subprocess tests)."""
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
 
 import pytest
 
-QUICK_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 NOTEBOOKS = sorted((pathlib.Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 
@@ -29,13 +27,12 @@ def _script(path: pathlib.Path) -> str:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs(path, tmp_path, quick_subprocess_env):
     script = tmp_path / "notebook.py"
     script.write_text(_script(path))
     env = {
-        **os.environ,
+        **quick_subprocess_env,
         "FACEJAX_NOTEBOOK_QUICK": "1",
-        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {QUICK_XLA}".strip(),
         "MPLBACKEND": "Agg",  # plt.show() draws nothing and waits for no window
     }
     result = subprocess.run(

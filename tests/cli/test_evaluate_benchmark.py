@@ -3,7 +3,6 @@ split, and of predictions folders in the benchmarks' own layouts (tiny fixtures 
 prediction missing and one malformed, which the report must name)."""
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -34,11 +33,6 @@ def _not_blank(path) -> bool:
     return pixels.size > 0 and np.all(np.isfinite(pixels)) and pixels.std() > 1.0
 
 
-# XLA's CPU compiler at its lowest optimisation level: a smoke run is all compilation (about
-# half the time at the default level), and nothing here measures speed.
-QUICK_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
-
-
 def _lfw_layout(root, seed=0):
     """LFW as it ships, tiny: 10 people x 2 noise images and a 10-fold pairs.txt."""
     rng = np.random.default_rng(seed)
@@ -54,12 +48,12 @@ def _lfw_layout(root, seed=0):
     return root
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
+def _smoke_run(root, env):
     """A disentangle smoke run of 2 steps (the shortest training that leaves a checkpoint),
     then ``facejax evaluate --benchmark synthetic`` and ``--benchmark lfw`` (on a tiny LFW) on
-    it, in one process of its own (so that its XLA flags stay there)."""
-    root = tmp_path_factory.mktemp("smoke")
+    it, in one process of its own (``quick_subprocess_env``: its XLA flags and compilation
+    cache stay out of this process). One test uses it: a fixture shared by two tests would
+    train once per pytest-xdist worker."""
     lfw = _lfw_layout(root / "lfw_data")
     train = ["train", "--config", f"{REPO}/experiments/disentangle/config.py:smoke",
              "--workdir", str(root / "run")]  # fmt: skip
@@ -75,15 +69,14 @@ def smoke_run(tmp_path_factory):
         f"assert main({train!r}) == 0\nassert main({synthetic!r}) == 0\n"
         f"sys.exit(main({on_lfw!r}))\n"
     )
-    env = {**os.environ, "XLA_FLAGS": QUICK_XLA, "JAX_PLATFORMS": "cpu"}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=env, cwd=root, timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     return root / "run", result.stdout
 
 
-def test_synthetic_benchmark_writes_metrics_report_and_plots(smoke_run, capsys):
-    workdir, printed = smoke_run
+def test_a_smoke_run_gets_its_synthetic_and_lfw_reports(tmp_path, capsys, quick_subprocess_env):
+    workdir, printed = _smoke_run(tmp_path, quick_subprocess_env)
     assert "synthetic: scored 60 of 60" in printed
     folder = workdir / "benchmarks" / "synthetic"
     saved = json.loads((folder / "metrics.json").read_text())
@@ -102,6 +95,14 @@ def test_synthetic_benchmark_writes_metrics_report_and_plots(smoke_run, capsys):
     code, _, err = _run(["evaluate", "--benchmark", "synthetic", "--workdir", str(workdir)],
                         capsys)  # fmt: skip
     assert code == 2 and "--force" in err
+
+    # The same run on a tiny LFW: its predictions in LFW's layout, then their report.
+    assert "lfw: scored 20 of 20" in printed
+    report = workdir.parent / "lfw_report"
+    assert (report / "predictions" / "Person_A" / "Person_A_0001.npy").is_file()
+    metrics = json.loads((report / "metrics.json").read_text())["metrics"]["lfw"]
+    assert metrics["verification_num_pairs"] == 20 and metrics["num_excluded"] == 0
+    assert _not_blank(report / "roc.png")
 
 
 @pytest.mark.parametrize(
@@ -177,16 +178,6 @@ def test_lfw_predictions_give_the_roc(tmp_path, capsys):
     assert metrics["verification_auc"] > 0.9
     assert "P0/P0_0002 | missing" in (out / "report.md").read_text()
     assert _not_blank(out / "roc.png")
-
-
-def test_a_trained_run_on_lfw_writes_its_predictions_and_report(smoke_run):
-    workdir, printed = smoke_run
-    assert "lfw: scored 20 of 20" in printed
-    report = workdir.parent / "lfw_report"
-    assert (report / "predictions" / "Person_A" / "Person_A_0001.npy").is_file()
-    metrics = json.loads((report / "metrics.json").read_text())["metrics"]["lfw"]
-    assert metrics["verification_num_pairs"] == 20 and metrics["num_excluded"] == 0
-    assert _not_blank(report / "roc.png")
 
 
 def _cap(n=30):

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from facejax.evaluation import benchmark_runs, prediction_folders
+from facejax.evaluation import benchmark_runs, prediction_folders, scan_benchmark_runs
 from facejax.evaluation.benchmark_runs import BenchmarkRun, Excluded
 
 NOW_LIST = "imagepathsvalidation.txt"
@@ -169,14 +169,14 @@ def score_predictions(benchmark: str, predictions, data, *, metrical: bool = Fal
             else:
                 items.append((name, found.vertices, found.triangles, found.landmarks))
         names = [os.path.splitext(line)[0] for line in lines]
-        return benchmark_runs.now_run(items, scans, names, excluded, metrical=metrical)
+        return scan_benchmark_runs.now_run(items, scans, names, excluded, metrical=metrical)
     if benchmark == "micc":
         check_protocol(benchmark)
         expected, scans, without_scan = micc_ground_truth(data)
         scored = [n for n in expected if n.split("/")[0] in scans]
         items, excluded = prediction_folders.read_mesh_predictions(predictions, scored, None)
         items = [(tuple(n.split("/")), v, t, lm) for n, v, t, lm in items]
-        return benchmark_runs.micc_run(items, scans, expected, without_scan + excluded)
+        return scan_benchmark_runs.micc_run(items, scans, expected, without_scan + excluded)
     if benchmark == "aflw2000":
         stems, true, yaw = aflw2000_ground_truth(data)
         found, excluded = prediction_folders.read_landmark_predictions(predictions, stems)

@@ -22,8 +22,6 @@ import numpy as np
 
 from facejax.evaluation.verification import verification_metrics
 
-BENCHMARKS = ("synthetic", "aflw2000", "now", "micc", "lfw", "ytf")
-
 
 class ProtocolUnavailable(ValueError):
     """The benchmark's protocol module is not part of this build of facejax."""
@@ -61,7 +59,8 @@ class BenchmarkRun:
     """A benchmark's scores and what the report draws from them.
 
     Attributes:
-      benchmark: one of :data:`BENCHMARKS`.
+      benchmark: ``"synthetic"``, ``"aflw2000"``, ``"now"``, ``"micc"``, ``"lfw"`` or
+        ``"ytf"`` (the names of ``facejax evaluate --benchmark``).
       metrics: the numbers for ``metrics.json`` (with the counts of :meth:`counts`).
       num_expected: the items the benchmark asks a prediction for.
       excluded: the items left out, with their reasons.

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -40,11 +39,11 @@ from facejax.data.manual_files import (
     check_layout,
     read_rgb_image,
 )
-from facejax.formats import load_numpy_object
+from facejax.formats import load_numpy_object, now_files
+from facejax.formats.now_files import NOW_LANDMARK_NAMES, read_image_list
 
 LIST_FILES = {"validation": "imagepathsvalidation.txt", "test": "imagepathstest.txt"}
-NUM_SCAN_LANDMARKS = 7
-SCAN_EXTENSIONS = (".obj", ".ply")
+NUM_SCAN_LANDMARKS = now_files.NUM_NOW_LANDMARKS
 
 _INSTRUCTIONS = """\
 Download the NoW dataset (https://now.is.tue.mpg.de, after registration) and extract it so that
@@ -61,30 +60,12 @@ manual_dir is `NoW_Dataset/final_release_version` (or contains `NoW_Dataset/` or
 """
 
 
-def read_image_list(path) -> list[str]:
-    """The ``<subject>/<challenge>/<image>.jpg`` lines of a NoW image list (``.jpg`` added to a
-    line without an extension)."""
-    with open(path) as f:
-        lines = [line.strip().replace("\\", "/") for line in f if line.strip()]
-    lines = [line if os.path.splitext(line)[1] else line + ".jpg" for line in lines]
-    bad = [line for line in lines if line.count("/") != 2]
-    if bad:
-        raise ValueError(f"{path}: lines must be <subject>/<challenge>/<image>, got {bad[:3]}")
-    return lines
-
-
 def read_picked_points(path) -> np.ndarray:
-    """The points of a MeshLab picked-points ``.pp`` file, ``[N, 3]`` float64, in file order.
-
-    Raises:
-      BadExampleError: naming the file if it is not such XML or a point lacks x, y or z.
-    """
+    """:func:`facejax.formats.now_files.read_picked_points`, raising BadExampleError (a skip)."""
     try:
-        tree = ElementTree.parse(path)
-        points = [[float(p.attrib[k]) for k in "xyz"] for p in tree.getroot().iter("point")]
-    except (ElementTree.ParseError, KeyError, ValueError, OSError) as err:
-        raise BadExampleError(f"{path}: not a MeshLab picked-points file ({err})") from err
-    return np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        return now_files.read_picked_points(path)
+    except ValueError as err:
+        raise BadExampleError(str(err)) from err
 
 
 def read_face_box(path) -> np.ndarray:
@@ -159,7 +140,7 @@ class NoW(ManualFaceBuilder):
                 if not os.path.isfile(os.path.join(root, folder, path)):
                     missing.append(os.path.join(root, folder, path))
         subjects = sorted({line.split("/")[0] for lines in lists.values() for line in lines})
-        scans = {s: _scan_files(root, s) for s in subjects}
+        scans = {s: now_files.now_scan_files(root, s) for s in subjects}
         if self.builder_config.require_scans:
             for subject in sorted({line.split("/")[0] for line in lists.get("validation", [])}):
                 mesh, points = scans[subject]
@@ -178,15 +159,7 @@ class NoW(ManualFaceBuilder):
             {
                 "identity_names": subjects,
                 "num_identities": len(subjects),
-                "scan_landmark_order": [
-                    "right_eye_outer",
-                    "right_eye_inner",
-                    "left_eye_inner",
-                    "left_eye_outer",
-                    "subnasale",
-                    "right_mouth_corner",
-                    "left_mouth_corner",
-                ],
+                "scan_landmark_order": list(NOW_LANDMARK_NAMES),
                 "crop": self.builder_config.crop_metadata(),
             }
         )
@@ -237,14 +210,3 @@ class NoW(ManualFaceBuilder):
 
 def _npy(line: str) -> str:
     return os.path.splitext(line)[0] + ".npy"
-
-
-def _scan_files(root, subject) -> tuple[str | None, str | None]:
-    """The subject's scan and ``.pp`` files relative to root (the first of each, sorted)."""
-    found = []
-    for folder, extensions in (("scans", SCAN_EXTENSIONS), ("scans_lmks_onlypp", (".pp",))):
-        directory = os.path.join(root, folder, subject)
-        names = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
-        name = next((n for n in names if n.lower().endswith(extensions)), None)
-        found.append(None if name is None else os.path.join(folder, subject, name))
-    return found[0], found[1]

@@ -53,20 +53,16 @@ def now_ground_truth(data) -> tuple[list[str], dict, list[Excluded]]:
     lines = now_files.read_image_list(listing)
     scans, excluded = {}, []
     for subject in sorted({line.split("/")[0] for line in lines}):
-        mesh, points = now_files.now_scan_files(root, subject)
-        if mesh is None or points is None:
-            reason = f"no scan or no scan landmarks of {subject} under {root}"
+        try:
+            scan = now_files.read_now_scan(root, subject)
+        except FileNotFoundError as err:  # a subject without scan: its images are named
             excluded += [
-                Excluded(os.path.splitext(line)[0], "missing", reason)
+                Excluded(os.path.splitext(line)[0], "missing", str(err))
                 for line in lines
                 if line.split("/")[0] == subject
             ]
             continue
-        vertices, _ = prediction_folders.read_mesh(os.path.join(root, mesh))
-        landmarks = now_files.read_picked_points(os.path.join(root, points))
-        if landmarks.shape != (7, 3):
-            raise ValueError(f"{os.path.join(root, points)}: {len(landmarks)} points, not NoW's 7")
-        scans[subject] = (vertices, landmarks)
+        scans[subject] = (np.asarray(scan.vertices, np.float64), scan.landmarks)
     return lines, scans, excluded
 
 

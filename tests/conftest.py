@@ -31,3 +31,29 @@ def four_devices():
     if len(devices) < 4:
         pytest.skip("needs 4 fake CPU devices (XLA_FLAGS set after JAX initialised)")
     return devices[:4]
+
+
+# XLA's CPU compiler at its lowest optimisation level: a smoke run or a notebook is mostly
+# compilation (about half the time at the default level), and no test measures speed.
+QUICK_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+
+
+@pytest.fixture(scope="session")
+def quick_subprocess_env(tmp_path_factory):
+    """The environment of a test that runs facejax in a process of its own (a smoke training,
+    a notebook): the flags above, and a persistent compilation cache shared by all such
+    processes of the test run (pytest-xdist workers included), so that the second program to
+    compile the same training step reads it instead of compiling it again."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # one folder above the workers' own
+    cache = base / "xla_compilation_cache"
+    cache.mkdir(exist_ok=True)
+    return {
+        **os.environ,
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {QUICK_XLA_FLAGS}".strip(),
+        "JAX_PLATFORMS": "cpu",
+        "JAX_COMPILATION_CACHE_DIR": str(cache),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }

@@ -36,7 +36,14 @@ def run(args) -> int:
         raise ValueError(f"{out} exists; pass --force to overwrite it")
     kwargs = {"landmarks": args.landmarks} if args.landmarks else {}
     model = load_model(args.model, format=args.format, **kwargs)
-    save_model(model, out)
+    defined = None
+    if args.landmarks:
+        from facejax.formats.eos_landmarks import is_landmark_mapping, read_landmark_mapping
+
+        if is_landmark_mapping(args.landmarks):
+            defined = read_landmark_mapping(args.landmarks, model.num_landmarks).defined
+    # The mapping's mask goes into the .npz: a fit of it weighs the unmapped points 0.
+    save_model(model, out, landmark_defined=defined)
     summary = describe(model)
     print(
         f"wrote {out}: {summary['vertices']} vertices, {summary['triangles']} triangles, "
@@ -44,15 +51,10 @@ def run(args) -> int:
         f"{summary['albedo_components']} identity/expression/albedo components, "
         f"{summary['landmarks']} landmarks, {summary['units']}"
     )
-    if args.landmarks:
-        from facejax.formats.eos_landmarks import is_landmark_mapping, read_landmark_mapping
-
-        if is_landmark_mapping(args.landmarks):
-            defined = read_landmark_mapping(args.landmarks, model.num_landmarks).defined
-            if not defined.all():
-                print(
-                    f"{args.landmarks} maps {int(defined.sum())} of {defined.size} landmarks; "
-                    "the others got stand-in vertices in the .npz: fit with --landmarks "
-                    f"{args.landmarks} (weight 0) or --contour (sliding jaw points)"
-                )
+    if defined is not None and not defined.all():
+        print(
+            f"{args.landmarks} maps {int(defined.sum())} of {defined.size} landmarks; the "
+            f"others got stand-in vertices, marked undefined in {out}: facejax fit gives them "
+            "weight 0 (--contour slides the jaw points)"
+        )
     return 0

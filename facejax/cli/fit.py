@@ -24,6 +24,10 @@ or vertex ids), ``--contour FILE`` (eos's model contour: the jaw points slide wi
 embedded model slides its own by default), ``--fixed-contour`` to keep the jaw points fixed
 (``facejax.fitting.landmark_definition``).
 
+An image given as ``example:NAME`` is a photo that ships with facejax (``facejax.examples``):
+``facejax fit --model synthetic --detect example:astronaut --out astronaut`` is the README's main
+job.
+
 DIR must be new or empty unless ``--force`` (facejax.cli.out_folder); ``--focal`` is a finite
 number of pixels in (0, 1e6].
 """
@@ -55,7 +59,7 @@ def add_parser(subparsers) -> None:
         nargs="+",
         metavar="IMG:LANDMARKS",
         help="an image and its landmark file, joined by ':' (the last ':' splits them); with "
-        "--detect, an image alone",
+        "--detect, an image alone; 'example:astronaut' is a photo that ships with facejax",
     )
     parser.add_argument("--model", required=True, help="model file, or 'synthetic'")
     parser.add_argument(
@@ -147,7 +151,18 @@ def load_with_landmarks(args):
 
 
 def split_input(item: str, detect: bool) -> tuple[str, str | None]:
-    """``"IMG:LANDMARKS"`` -> ``(IMG, LANDMARKS)``; a bare image with --detect: ``(IMG, None)``."""
+    """``"IMG:LANDMARKS"`` -> ``(IMG, LANDMARKS)``; a bare image with --detect: ``(IMG, None)``.
+    IMG may be ``example:NAME``, a photo that ships with facejax (``facejax.examples``)."""
+    from facejax.examples import EXAMPLE_PREFIX, example_photo
+
+    if item.startswith(EXAMPLE_PREFIX):
+        name, sep, landmarks = item[len(EXAMPLE_PREFIX) :].partition(":")
+        image = str(example_photo(name))
+        if sep and landmarks:
+            return image, landmarks
+        if detect:
+            return image, None
+        raise ValueError("no landmark file; pass --detect to find its landmarks")
     if detect and (":" not in item or os.path.exists(item)):
         return item, None
     image, sep, landmarks = item.rpartition(":")

@@ -4,7 +4,8 @@ Into a folder: ``identity.obj`` (the neutral face: mean + identity, model frame,
 the fitted albedo after a photometric fit), per image ``<stem>.obj`` (the posed face in that
 image's camera frame, mm) and ``<stem>_overlay.png`` (:func:`facejax.fitting.draw_overlay`),
 and ``params.json``: every coefficient, each image's pose, translation and camera in the schema
-of :mod:`facejax.formats.face_json`, and the landmark errors (docs/fitting.md).
+of :mod:`facejax.formats.face_json`, its landmarks (given and fitted, pixels) and the landmark
+errors (docs/fitting.md).
 """
 
 from __future__ import annotations
@@ -133,6 +134,13 @@ def write_fit(
                 "width": int(item.image.shape[1]),
                 "height": int(item.image.shape[0]),
                 **face_json.face_json(one, lighting=refined),
+                # The points fitted to (from the landmark file or the detector) and the
+                # fitted model's, in the photo's pixels; null where the model has no point.
+                "given_landmarks_2d": face_json.rounded(item.landmarks, 3),
+                "landmarks_2d": [
+                    p if w > 0 else None
+                    for p, w in zip(face_json.rounded(result.landmarks_2d[n], 3), used, strict=True)
+                ],
                 "landmark_error_px": float(result.landmark_error[n]),
                 "landmark_errors_px": [
                     e if w > 0 else None

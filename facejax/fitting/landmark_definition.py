@@ -10,6 +10,7 @@ not define) and the sliding contour (``contour=`` of :func:`facejax.fitting.fit_
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -22,6 +23,7 @@ from facejax.formats.eos_landmarks import (
     read_landmark_mapping,
     read_model_contour,
 )
+from facejax.formats.native import read_landmark_defined
 from facejax.morphable.model import MorphableModel
 
 _SYNTHETIC = "synthetic"
@@ -53,6 +55,15 @@ def synthetic_variant(source) -> str | None:
     return None
 
 
+def _is_native_file(source) -> bool:
+    """Whether ``source`` is a path to a native ``.npz`` model file."""
+    return (
+        isinstance(source, str | os.PathLike)
+        and os.path.splitext(os.fspath(source))[1].lower() == ".npz"
+        and os.path.isfile(source)
+    )
+
+
 def landmark_definition(
     model: MorphableModel,
     source=None,
@@ -69,7 +80,8 @@ def landmark_definition(
         embedded model's own contour lines).
       landmarks: the landmark file the model was loaded with; an eos mapping
         (:mod:`facejax.formats.eos_landmarks`) says which points are defined and which
-        landmarks form each side's contour.
+        landmarks form each side's contour. Without one, a native ``.npz`` ``source`` gives the
+        points it stores as defined (:func:`facejax.formats.native.read_landmark_defined`).
       contour: an eos model contour file (``sfm_model_contours.json``): the jaw points of each
         side slide along that side's vertices (:func:`facejax.fitting.contour_from_sides`).
       sliding: ``False`` keeps every landmark fixed (the contour is not used; points a mapping
@@ -88,6 +100,9 @@ def landmark_definition(
         mapping = read_landmark_mapping(landmarks, num_points=model.num_landmarks)
         defined = mapping.defined.copy()
         right, left = mapping.right_contour, mapping.left_contour
+    elif landmarks is None and _is_native_file(source):
+        # A file `facejax convert --landmarks MAPPING` wrote keeps the mapping's mask.
+        defined = read_landmark_defined(source).copy()
     candidates = None
     if sliding and contour is not None:
         if model.num_landmarks != 68:

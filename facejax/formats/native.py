@@ -6,6 +6,11 @@ skinning arrays as ``skinning_joint_regressor``, ``skinning_weights``,
 ``skinning_pose_correctives``, ``skinning_parents``). The static fields and a format version go
 in ``metadata``: a UTF-8 JSON document stored as a uint8 array. Arrays are saved in the model's
 units and dtype, so a model converted once (``facejax convert``) loads without any conversion.
+
+Beside the model, ``landmark_defined`` (``[L]`` bool, only when some landmark is not defined)
+keeps which landmarks the model's definition gives a place: an eos mapping leaves some of the
+68 out, the model still has a stand-in vertex for them, and a fit must weigh them 0
+(:func:`read_landmark_defined`, ``facejax.fitting.landmark_definition``).
 """
 
 from __future__ import annotations
@@ -36,17 +41,32 @@ _ARRAY_FIELDS = (
     "landmark_barycentric",
 )
 _OPTIONAL_FIELDS = ("face_mask", "skin_mask")
+LANDMARK_DEFINED = "landmark_defined"
 _SKINNING_FIELDS = ("joint_regressor", "weights", "pose_correctives", "parents")
 
 
-def save_model(model: MorphableModel, path) -> None:
+def save_model(model: MorphableModel, path, *, landmark_defined=None) -> None:
     """Writes ``model`` to ``path`` as a native facejax ``.npz`` (no pickled objects).
 
     Args:
       model: any :class:`MorphableModel` (numpy or jax leaves).
       path: output file; written as given (no ``.npz`` is appended).
+      landmark_defined: ``[L]`` bool, the landmarks the model defines (an eos mapping's
+        ``defined``); stored when some is ``False`` (module docstring). ``None``: all defined.
+
+    Raises:
+      ValueError: for a ``landmark_defined`` of another length than the model's landmarks.
     """
     arrays = {name: np.asarray(getattr(model, name)) for name in _ARRAY_FIELDS}
+    if landmark_defined is not None:
+        defined = np.asarray(landmark_defined, bool)
+        if defined.shape != (model.num_landmarks,):
+            raise ValueError(
+                f"{path}: landmark_defined must be [{model.num_landmarks}] (the model's "
+                f"landmarks), got shape {defined.shape}"
+            )
+        if not defined.all():
+            arrays[LANDMARK_DEFINED] = defined
     for name in _OPTIONAL_FIELDS:
         if getattr(model, name) is not None:
             arrays[name] = np.asarray(getattr(model, name))
@@ -91,6 +111,34 @@ def _read_arrays(path: str) -> dict[str, np.ndarray]:
                     "hold plain numeric arrays only, and pickles are not loaded"
                 ) from err
     return arrays
+
+
+def read_landmark_defined(path) -> np.ndarray:
+    """``[L]`` bool: the landmarks the native model file at ``path`` defines (all of them unless
+    :func:`save_model` stored ``landmark_defined``). Reads only the two small arrays it needs.
+
+    Raises:
+      ValueError: naming the file, when it is not a native model or the mask does not match the
+        model's landmarks.
+    """
+    path = os.fspath(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise ValueError(f"{path}: not a facejax .npz model file ({err})") from err
+    if not isinstance(npz, np.lib.npyio.NpzFile) or "landmark_triangles" not in npz.files:
+        raise ValueError(f"{path}: not a facejax .npz model file (no 'landmark_triangles')")
+    with npz:
+        num_landmarks = npz["landmark_triangles"].shape[0]
+        if LANDMARK_DEFINED not in npz.files:
+            return np.ones(num_landmarks, bool)
+        defined = npz[LANDMARK_DEFINED]
+    if defined.dtype != bool or defined.shape != (num_landmarks,):
+        raise ValueError(
+            f"{path}: field '{LANDMARK_DEFINED}' must be [{num_landmarks}] bool, got "
+            f"{defined.dtype} {defined.shape}"
+        )
+    return defined
 
 
 def _read_metadata(path: str, arrays) -> dict:

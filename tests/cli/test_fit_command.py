@@ -12,6 +12,7 @@ from PIL import Image
 
 from facejax import cli, fitting, morphable
 from facejax.cli import fit as fit_command
+from facejax.examples import example_photo
 from facejax.fitting import fit_files
 from facejax.formats import load_model, read_obj, write_pts
 
@@ -151,6 +152,13 @@ def test_outputs_parse_with_units_and_conventions(inputs, fitted):
         assert len(entry["expression"]) == model.num_expression
         assert entry["landmark_error_px"] < LANDMARK_TOL_PX
         assert len(entry["landmark_errors_px"]) == 68
+        # The landmarks themselves: those fitted to (the file's), and the fitted model's.
+        _, points = truth[name]
+        np.testing.assert_allclose(entry["given_landmarks_2d"], points, atol=1e-3)
+        fitted_points = np.array(entry["landmarks_2d"])
+        assert fitted_points.shape == (68, 2)
+        errors = np.linalg.norm(fitted_points - points, axis=-1)
+        np.testing.assert_allclose(errors, entry["landmark_errors_px"], atol=2e-3)
         vertices, triangles, _ = read_obj(out / entry["mesh"])
         assert vertices.shape == (model.num_vertices, 3)
         assert triangles.shape == (model.num_triangles, 3)
@@ -171,6 +179,14 @@ def test_split_input_and_argument_errors(tmp_path):
     with pytest.raises(ValueError, match="expected IMG:LANDMARKS"):
         fit_command.split_input("a/b.png", detect=False)
     assert fit_command.split_input("a/b.png", detect=True) == ("a/b.png", None)
+    # example:NAME is a photo that ships with facejax, with a landmark file or --detect.
+    photo = str(example_photo("astronaut"))
+    assert fit_command.split_input("example:astronaut", detect=True) == (photo, None)
+    assert fit_command.split_input("example:astronaut:a.pts", detect=False) == (photo, "a.pts")
+    with pytest.raises(ValueError, match="pass --detect"):
+        fit_command.split_input("example:astronaut", detect=False)
+    with pytest.raises(ValueError, match=r"no example photo 'nope'; one of \['astronaut'\]"):
+        fit_command.split_input("example:nope", detect=True)
     assert fit_files.unique_stems(["x/identity.png", "y/a.png", "z/a.jpg"]) == [
         "identity_2",
         "a",

@@ -93,7 +93,7 @@ def test_help(argv):
 def test_info_and_convert_take_an_eos_landmark_definition(tmp_path, capsys):
     """An eos model with a mapping in eos's TOML (comments, the jaw and two mouth points left
     out) and a model contour: info counts the defined and sliding points, convert says which
-    points it had to stand in for."""
+    points it had to stand in for and keeps them marked undefined in the .npz."""
     eos = pytest.importorskip("eos")
     m = eos.morphablemodel
     x, y = np.meshgrid(np.linspace(-60, 60, 5), np.linspace(-70, 70, 4))
@@ -121,6 +121,12 @@ def test_info_and_convert_take_an_eos_landmark_definition(tmp_path, capsys):
     out = str(tmp_path / "s.npz")
     assert main(["convert", model, out, "--landmarks", landmarks]) == 0
     assert "maps 50 of 68 landmarks" in capsys.readouterr().out
+    # The .npz keeps which points the mapping left out: info (and fit) weigh them 0 without
+    # the mapping file, and a contour file defines the jaw points again.
+    assert main(["info", out, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["landmarks_defined"] == 50
+    assert main(["info", out, "--contour", contour, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["landmarks_defined"] == 66
     (tmp_path / "bad.json").write_text(
         '{"model_contour": {"right_contour": [99], "left_contour": [1]}}'
     )

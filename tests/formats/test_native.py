@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from facejax.formats.native import load_native, save_model
+from facejax.formats.native import load_native, read_landmark_defined, save_model
 from facejax.morphable import Skinning, create_model
 
 NUM_JOINTS = 3
@@ -156,3 +156,26 @@ def test_foreign_files(tmp_path, kit):
     with pytest.raises(ValueError, match=r"new\.npz: written by a newer facejax"):
         load_native(tmp_path / "new.npz")
     assert zipfile.is_zipfile(tmp_path / "m.npz")
+
+
+def test_landmark_defined_mask_is_kept(tmp_path, kit):
+    """The landmarks an eos mapping leaves out stay marked in the file (a fit weighs them 0);
+    a file without the mask defines every landmark, and the model loads the same either way."""
+    model = _model(kit)
+    defined = np.ones(68, bool)
+    defined[[0, 1, 60, 64]] = False
+    save_model(model, tmp_path / "masked.npz", landmark_defined=defined)
+    np.testing.assert_array_equal(read_landmark_defined(tmp_path / "masked.npz"), defined)
+    _assert_same(model, load_native(tmp_path / "masked.npz"))
+    save_model(model, tmp_path / "plain.npz", landmark_defined=np.ones(68, bool))
+    with np.load(tmp_path / "plain.npz") as npz:
+        assert "landmark_defined" not in npz.files  # all defined: nothing stored
+    assert read_landmark_defined(tmp_path / "plain.npz").all()
+    with pytest.raises(ValueError, match=r"landmark_defined must be \[68\].*\(67,\)"):
+        save_model(model, tmp_path / "short.npz", landmark_defined=defined[:67])
+    _rewrite(tmp_path / "masked.npz", tmp_path / "bad.npz", landmark_defined=np.ones(5, bool))
+    with pytest.raises(ValueError, match=r"bad\.npz: field 'landmark_defined' must be \[68\]"):
+        read_landmark_defined(tmp_path / "bad.npz")
+    np.savez(tmp_path / "foreign.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match=r"foreign\.npz: not a facejax \.npz model file"):
+        read_landmark_defined(tmp_path / "foreign.npz")

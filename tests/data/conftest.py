@@ -1,26 +1,15 @@
-"""Shared helpers for the dataset-builder tests: tiny noise images, building, reading back."""
+"""Shared helpers for the dataset-builder tests: tiny noise images, building, reading back
+(the benchmarks' layouts themselves: tests/data/layouts.py)."""
 
 import os
 import sys
 
 import numpy as np
 import pytest
-from PIL import Image
 
-
-def _write_image(path, size=(40, 40), seed=0, fmt=None):
-    """Writes a noise image (width, height) and returns it as a uint8 array."""
-    rng = np.random.default_rng(seed)
-    pixels = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    Image.fromarray(pixels).save(path, format=fmt, quality=95)
-    return pixels
-
-
-def _write_corrupt(path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(b"\xff\xd8\xff\xe0 this is not a JPEG")
+from .layouts import project_3ddfa as _project_3ddfa
+from .layouts import write_corrupt as _write_corrupt
+from .layouts import write_image as _write_image
 
 
 def _build(builder_cls, config, manual_dir, data_dir):
@@ -38,16 +27,6 @@ def _read(builder, split, key):
     source = builder.as_data_source(split=split)
     examples = [source[i] for i in range(len(source))]
     return sorted(examples, key=lambda e: e[key])
-
-
-def _project_3ddfa(points_um, pose_params, height):
-    """3DDFA projection (``s R X + t``, y up) of BFM points into 1-based MATLAB pixels
-    ``[3, N]``: x, the row ``height + 1 - y``, and the depth ``z``."""
-    from facejax.geometry import rotation_from_euler
-
-    rotation = np.asarray(rotation_from_euler(pose_params[:3], "3ddfa"), dtype=np.float64)
-    xyz = pose_params[6] * points_um @ rotation.T + pose_params[3:6]
-    return np.stack([xyz[:, 0], height + 1 - xyz[:, 1], xyz[:, 2]])
 
 
 def _check_camera(example, points_um, atol):

@@ -2,51 +2,21 @@
 
 import numpy as np
 import pytest
-import scipy.io
 
 from facejax.data.builders.aflw2000 import AFLW2000, AFLW2000Config
 from facejax.data.manual_files import MissingFilesError
 
-SIZE = 40
+from .layouts import AFLW2000_SIZE as SIZE
+from .layouts import aflw2000_points as _points
+from .layouts import aflw2000_pose as _pose
+from .layouts import write_aflw2000
+
 CROP = 32
 ATOL_PIXELS = 2e-3  # float32 storage
 
 
-def _points(seed):
-    return np.random.default_rng(seed).uniform(-5e4, 5e4, size=(68, 3))
-
-
-def _pose(seed):
-    t = np.random.default_rng(seed + 50).uniform(18, 22, size=3)
-    return np.concatenate([[-0.2, -0.6, 0.1], t, [2e-4]])
-
-
-def _write(root, kit):
-    for seed, stem in enumerate(["image00002", "image00004", "image00006", "image00008"]):
-        kit.write_image(root / f"{stem}.jpg", (SIZE, SIZE), seed)
-        pt3d = kit.project_3ddfa(_points(seed), _pose(seed), SIZE)
-        if stem == "image00006":
-            pt3d = pt3d[:, :60]  # landmarks missing: skipped
-        scipy.io.savemat(
-            root / f"{stem}.mat",
-            {
-                "pt3d_68": pt3d,
-                "Pose_Para": _pose(seed)[None, :],
-                "Shape_Para": np.zeros((199, 1)),
-                "Exp_Para": np.zeros((29, 1)),
-                "Tex_Para": np.zeros((199, 1)),
-                "Illum_Para": np.zeros((1, 10)),
-                "Color_Para": np.zeros((1, 7)),
-                "roi": np.zeros((1, 4)),
-                "pt2d": -np.ones((2, 21)),
-            },
-        )
-    kit.write_corrupt(root / "image00008.jpg")  # corrupt image: skipped
-    kit.write_image(root / "image00010.jpg", (SIZE, SIZE), 9)  # no .mat: skipped
-
-
 def test_builds_the_test_split_with_landmarks_depth_and_pose(tmp_path, kit):
-    _write(tmp_path / "manual" / "AFLW2000", kit)
+    write_aflw2000(tmp_path / "manual" / "AFLW2000")
     config = AFLW2000Config(name="test", crop_size=CROP)
     builder = kit.build(AFLW2000, config, tmp_path / "manual", tmp_path / "data")
     examples = kit.read(builder, "test", "image_path")

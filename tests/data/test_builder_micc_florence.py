@@ -8,35 +8,16 @@ from facejax.data import crop
 from facejax.data.builders.micc_florence import MICCFlorence, MICCFlorenceConfig
 from facejax.data.manual_files import MissingFilesError
 
+from .layouts import MICC_BOX as BOX
+from .layouts import MICC_HEIGHT as HEIGHT
+from .layouts import MICC_WIDTH as WIDTH
+from .layouts import write_micc
+
 CROP = 16
-WIDTH, HEIGHT = 64, 36  # frames wider than tall, like the videos
-BOX = (20.0, 5.0, 40.0, 30.0)
-OBJ = "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
-
-
-def _write(root, kit):
-    s1 = root / "subject_01"
-    (s1 / "Model" / "frontal1" / "obj").mkdir(parents=True)
-    (s1 / "Model" / "frontal1" / "obj" / "110920150452.obj").write_text(OBJ)
-    (s1 / "Video").mkdir(parents=True)
-    for setting in ("Indoor-Cooperative", "PTZ-Indoor"):
-        (s1 / "Video" / f"{setting}.mjpg").write_bytes(b"not decoded")
-    for n in range(1, 5):
-        frame = s1 / "Video" / "Indoor-Cooperative" / f"frame_{n:05d}.jpg"
-        kit.write_image(frame, (WIDTH, HEIGHT), n)
-    (s1 / "Video" / "Indoor-Cooperative" / "frame_00003.box.txt").write_text("20 5 40 30")
-    kit.write_image(s1 / "Video" / "PTZ-Indoor" / "frame_00001.jpg", (WIDTH, HEIGHT), 9)
-    kit.write_corrupt(s1 / "Video" / "PTZ-Indoor" / "frame_00002.jpg")
-    s2 = root / "subject_02"
-    (s2 / "Model" / "frontal2" / "obj").mkdir(parents=True)
-    (s2 / "Model" / "frontal2" / "obj" / "scan.obj").write_text(OBJ)
-    for n in (1, 2):
-        frame = s2 / "Video" / "Indoor-Cooperative" / f"frame_{n:05d}.jpg"
-        kit.write_image(frame, (WIDTH, HEIGHT), n)
 
 
 def test_frames_with_subjects_scans_and_crops(tmp_path, kit):
-    _write(tmp_path / "manual", kit)
+    write_micc(tmp_path / "manual")
     config = MICCFlorenceConfig(name="test", crop_size=CROP, max_frames=3)
     builder = kit.build(MICCFlorence, config, tmp_path / "manual", tmp_path / "data")
     examples = {e["image_path"].decode(): e for e in kit.read(builder, "test", "image_path")}
@@ -77,7 +58,7 @@ def test_frames_with_subjects_scans_and_crops(tmp_path, kit):
 
 def test_a_video_without_extracted_frames_is_reported(tmp_path, kit):
     manual = tmp_path / "manual"
-    _write(manual, kit)
+    write_micc(manual)
     video = manual / "subject_03" / "Video"
     video.mkdir(parents=True)
     (video / "PTZ-Outdoor.mjpg").write_bytes(b"x")

@@ -14,44 +14,15 @@ from facejax.data.builders.youtube_faces import (
 )
 from facejax.data.manual_files import MissingFilesError
 
-SIZE = 48
+from .layouts import YTF_SPLITS as SPLITS
+from .layouts import write_youtube_faces
+from .layouts import ytf_box as _box
+
 CROP = 16
-# subject -> video -> frame numbers
-FRAMES = {
-    "Aaron_Eckhart": {"0": [555, 556, 557, 558, 559], "1": [10, 9]},
-    "Zach_Zorn": {"3": [1, 2]},
-}
-SPLITS = """split number, first name, second name, first name num, is same
-1, Aaron_Eckhart/0, Aaron_Eckhart/1, 0.5, 1
-2, Aaron_Eckhart/1, Zach_Zorn/3, 0.9, 0
-"""
-
-
-def _box_line(subject, video, frame):
-    cx, cy, size = 20 + frame % 5, 22, 18 + frame % 3
-    return f"{subject}\\{video}\\{video}.{frame}.jpg,0,{cx},{cy},{size},{size},0.0,1"
-
-
-def _box(frame):
-    cx, cy, size = 20 + frame % 5, 22, 18 + frame % 3
-    return (cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2)
-
-
-def _write(root, kit, splits=SPLITS):
-    db = root / "frame_images_DB"
-    for subject, videos in FRAMES.items():
-        lines = []
-        for video, frames in videos.items():
-            for frame in frames:
-                kit.write_image(db / subject / video / f"{video}.{frame}.jpg", (SIZE, SIZE), frame)
-                lines.append(_box_line(subject, video, frame))
-        (db / f"{subject}.labeled_faces.txt").write_text("\n".join(lines) + "\n")
-    kit.write_corrupt(db / "Aaron_Eckhart" / "0" / "0.557.jpg")
-    (root / "splits.txt").write_text(splits)
 
 
 def test_readers_parse_the_real_text_formats(tmp_path, kit):
-    _write(tmp_path, kit)
+    write_youtube_faces(tmp_path)
     videos = read_labeled_faces(tmp_path / "frame_images_DB" / "Aaron_Eckhart.labeled_faces.txt")
     assert [name for name, _ in videos["1"]] == ["1.9.jpg", "1.10.jpg"]  # natural order
     np.testing.assert_allclose(videos["0"][0][1], _box(555))
@@ -65,7 +36,7 @@ def test_readers_parse_the_real_text_formats(tmp_path, kit):
 
 
 def test_clips_hold_evenly_spaced_readable_frames_cropped_around_their_boxes(tmp_path, kit):
-    _write(tmp_path / "manual" / "YouTubeFaces", kit)
+    write_youtube_faces(tmp_path / "manual" / "YouTubeFaces")
     config = YouTubeFacesConfig(name="test_clips", crop_size=CROP, max_frames=3)
     builder = kit.build(YouTubeFaces, config, tmp_path / "manual", tmp_path / "data")
     clips = {c["clip_name"].decode(): c for c in kit.read(builder, "test", "clip_name")}
@@ -92,7 +63,7 @@ def test_clips_hold_evenly_spaced_readable_frames_cropped_around_their_boxes(tmp
 
 
 def test_pairs_follow_splits_txt(tmp_path, kit):
-    _write(tmp_path / "manual", kit)
+    write_youtube_faces(tmp_path / "manual")
     config = YouTubeFacesConfig(name="test_pairs", mode="pairs", crop_size=CROP, max_frames=2)
     builder = kit.build(YouTubeFaces, config, tmp_path / "manual", tmp_path / "data")
     pairs = kit.read(builder, "test", "fold")
@@ -104,7 +75,7 @@ def test_pairs_follow_splits_txt(tmp_path, kit):
 
 def test_videos_named_by_splits_but_absent_are_listed(tmp_path, kit):
     manual = tmp_path / "manual"
-    _write(manual, kit, splits=SPLITS + "3, Nobody/1, Zach_Zorn/3, 0.1, 0\n")
+    write_youtube_faces(manual, splits=SPLITS + "3, Nobody/1, Zach_Zorn/3, 0.1, 0\n")
     config = YouTubeFacesConfig(name="test_missing", mode="pairs", crop_size=CROP)
     with pytest.raises(MissingFilesError) as info:
         kit.build(YouTubeFaces, config, manual, tmp_path / "data")

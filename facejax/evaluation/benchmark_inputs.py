@@ -66,9 +66,10 @@ def now_ground_truth(data) -> tuple[list[str], dict, list[Excluded]]:
     return lines, scans, excluded
 
 
-def aflw2000_ground_truth(data) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``(image stems, landmarks [N, 68, 2] in facejax pixels, yaw degrees [N])`` from each
-    ``.mat``'s ``pt3d_68`` and ``Pose_Para``."""
+def aflw2000_ground_truth(data) -> tuple[list[str], np.ndarray, np.ndarray, list[Excluded]]:
+    """``(image stems, landmarks [N, 68, 2] in facejax pixels, yaw degrees [N], excluded)``
+    from each ``.mat``'s ``pt3d_68`` and ``Pose_Para``; an image whose ``.mat`` is absent or
+    unreadable (too few landmarks, no pose) is excluded by name, its rows NaN."""
     from facejax.formats import read_landmarks
     from facejax.formats.matlab import load_mat
 
@@ -76,13 +77,20 @@ def aflw2000_ground_truth(data) -> tuple[list[str], np.ndarray, np.ndarray]:
     stems = sorted(n[:-4] for n in os.listdir(root) if n.startswith("image") and n.endswith(".jpg"))
     if not stems:
         raise FileNotFoundError(f"{root}: no AFLW2000-3D image*.jpg")
-    landmarks, yaw = [], []
+    landmarks, yaw, excluded = [], [], []
     for stem in stems:
         mat = os.path.join(root, stem + ".mat")
-        landmarks.append(read_landmarks(mat, num_points=68, field="pt3d_68")[:, :2])
-        pose = np.asarray(load_mat(mat, ["Pose_Para"])["Pose_Para"], np.float64).reshape(-1)
+        try:
+            points = read_landmarks(mat, num_points=68, field="pt3d_68")[:, :2]
+            pose = np.asarray(load_mat(mat, ["Pose_Para"])["Pose_Para"], np.float64).reshape(-1)
+            if pose.size < 7:
+                raise ValueError(f"{mat}: Pose_Para has {pose.size} values, expected 7")
+        except (OSError, ValueError, KeyError) as err:  # no ground truth to score it against
+            excluded.append(Excluded(stem, "missing", f"no ground truth: {err}"))
+            points, pose = np.full((68, 2), np.nan), np.full(7, np.nan)
+        landmarks.append(points)
         yaw.append(np.degrees(pose[1]))
-    return stems, np.stack(landmarks), np.asarray(yaw)
+    return stems, np.stack(landmarks), np.asarray(yaw), excluded
 
 
 def lfw_pairs(data) -> list[tuple[int, str, str, bool]]:
@@ -174,8 +182,10 @@ def score_predictions(benchmark: str, predictions, data, *, metrical: bool = Fal
         items = [(tuple(n.split("/")), v, t, lm) for n, v, t, lm in items]
         return scan_benchmark_runs.micc_run(items, scans, expected, without_scan + excluded)
     if benchmark == "aflw2000":
-        stems, true, yaw = aflw2000_ground_truth(data)
-        found, excluded = prediction_folders.read_landmark_predictions(predictions, stems)
+        stems, true, yaw, without_truth = aflw2000_ground_truth(data)
+        scored = [s for s in stems if s not in {e.name for e in without_truth}]
+        found, excluded = prediction_folders.read_landmark_predictions(predictions, scored)
+        excluded = without_truth + excluded
         pred = np.stack([found.get(s, np.full((68, 2), np.nan)) for s in stems])
         return benchmark_runs.aflw2000_run(stems, pred, true, yaw, excluded)
     if benchmark == "lfw":

@@ -107,8 +107,10 @@ def write_benchmark_predictions(
     triangles = np.asarray(model3d.triangles)
 
     if benchmark == "ytf":
-        examples = _read(source, ("frames", "clip_name"))
-        for frames, clip in zip(examples["frames"], examples["clip_name"], strict=True):
+        # One clip at a time: clips hold different numbers of frames (they cannot be stacked).
+        for index in range(len(source)):
+            example = source[index]
+            frames, clip = example["frames"], example["clip_name"]
             resized, _ = _resize(np.asarray(frames), size)
             features = map_fixed_batches(predict, resized, batch_size)["embedding"]
             if _finite(features):
@@ -129,6 +131,7 @@ def write_benchmark_predictions(
             rows = [i for i in rows if _finite(predictions["shape"][i])]
             if rows:
                 shape = np.mean(predictions["shape"][rows], axis=0)
+                (out / key).parent.mkdir(parents=True, exist_ok=True)
                 write_obj(out / f"{key}.obj", shape, triangles)
                 _save(out / f"{key}.npy", np.mean(predictions["landmarks_3d"][rows], axis=0))
         return out

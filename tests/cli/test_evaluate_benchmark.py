@@ -2,8 +2,11 @@
 split, and of predictions folders in the benchmarks' own layouts (tiny fixtures with one
 prediction missing and one malformed, which the report must name)."""
 
+import fcntl
 import json
+import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -48,35 +51,109 @@ def _lfw_layout(root, seed=0):
     return root
 
 
-def _smoke_run(root, env):
+# A trained run on each benchmark, with the data folder (the builder's manual dir) it reads.
+SMOKE_BENCHMARKS = ("lfw", "aflw2000", "now", "micc", "ytf")
+# Two folds of YouTube Faces pairs over the fixture's three videos, each fold with a genuine
+# and an impostor pair (a fold's threshold is chosen on the other folds).
+YTF_SPLITS = """split number, first name, second name, first name num, is same
+1, Aaron_Eckhart/0, Aaron_Eckhart/1, 0.5, 1
+1, Aaron_Eckhart/0, Zach_Zorn/3, 0.5, 0
+2, Aaron_Eckhart/1, Aaron_Eckhart/0, 0.5, 1
+2, Aaron_Eckhart/1, Zach_Zorn/3, 0.9, 0
+"""
+
+
+def _benchmark_data(root):
+    """``{benchmark: its data folder}``: the tiny copies the builder tests read, in the real
+    layouts (tests/data/layouts.py), and a tiny LFW."""
+    from ..data import layouts
+
+    layouts.write_aflw2000(root / "aflw2000" / "AFLW2000")
+    layouts.write_now(root / "now")
+    layouts.write_micc(root / "micc" / "Florence")
+    layouts.write_youtube_faces(root / "ytf" / "YouTubeFaces", splits=YTF_SPLITS)
+    _lfw_layout(root / "lfw")
+    return {name: root / name for name in SMOKE_BENCHMARKS}
+
+
+def _train_and_evaluate(root, env):
     """A disentangle smoke run of 2 steps (the shortest training that leaves a checkpoint),
-    then ``facejax evaluate --benchmark synthetic`` and ``--benchmark lfw`` (on a tiny LFW) on
-    it, in one process of its own (``quick_subprocess_env``: its XLA flags and compilation
-    cache stay out of this process). One test uses it: a fixture shared by two tests would
-    train once per pytest-xdist worker."""
-    lfw = _lfw_layout(root / "lfw_data")
+    then ``facejax evaluate --benchmark synthetic`` and ``--benchmark NAME --workdir --data``
+    for each of :data:`SMOKE_BENCHMARKS` on it, in one process of its own
+    (``quick_subprocess_env``: its XLA flags and compilation cache stay out of this process;
+    the predictor compiles once for all benchmarks). Writes ``codes.json`` (each command's exit
+    status), ``stdout.txt`` and ``stderr.txt`` into ``root``."""
+    data = _benchmark_data(root / "benchmark_data")
+    run = str(root / "run")
     train = ["train", "--config", f"{REPO}/experiments/disentangle/config.py:smoke",
-             "--workdir", str(root / "run")]  # fmt: skip
+             "--workdir", run]  # fmt: skip
     for override in (f"data.data_dir={root / 'data'}", "progress=False", "tensorboard=False",
                      "num_steps=2", "checkpoint_every=2", "log_every=1",
                      "optimizer.warmup_steps=1"):  # fmt: skip
         train += ["--set", override]
-    synthetic = ["evaluate", "--benchmark", "synthetic", "--workdir", str(root / "run")]
-    on_lfw = ["evaluate", "--benchmark", "lfw", "--workdir", str(root / "run"), "--data",
-              str(lfw), "--out", str(root / "lfw_report")]  # fmt: skip
+    commands = {"train": train, "synthetic": ["evaluate", "--benchmark", "synthetic",
+                                              "--workdir", run]}  # fmt: skip
+    for name, folder in data.items():
+        commands[name] = ["evaluate", "--benchmark", name, "--workdir", run, "--data",
+                          str(folder), "--out", str(root / f"{name}_report")]  # fmt: skip
     script = (
-        "import sys\nfrom facejax.cli import main\n"
-        f"assert main({train!r}) == 0\nassert main({synthetic!r}) == 0\n"
-        f"sys.exit(main({on_lfw!r}))\n"
+        "import json, sys, traceback\nfrom facejax.cli import main\ncodes = {}\n"
+        f"for name, argv in {commands!r}.items():\n"
+        "    try:\n        codes[name] = main(argv)\n"
+        "    except SystemExit as exit:\n        codes[name] = exit.code\n"
+        "    except Exception:\n        traceback.print_exc()\n        codes[name] = 'raised'\n"
+        "    if name == 'train' and codes[name] != 0:\n        break\n"
+        f"open({str(root / 'codes.json')!r}, 'w').write(json.dumps(codes))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=env, cwd=root, timeout=600)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return root / "run", result.stdout
+    (root / "stdout.txt").write_text(result.stdout)
+    (root / "stderr.txt").write_text(result.stderr)
 
 
-def test_a_smoke_run_gets_its_synthetic_and_lfw_reports(tmp_path, capsys, quick_subprocess_env):
-    workdir, printed = _smoke_run(tmp_path, quick_subprocess_env)
+class SmokeRun:
+    """The smoke run's folders, what it printed, and each command's exit status."""
+
+    def __init__(self, root):
+        self.root = root
+        self.workdir = root / "run"
+        self.printed = (root / "stdout.txt").read_text()
+        self.stderr = (root / "stderr.txt").read_text()
+        codes = root / "codes.json"
+        self.codes = json.loads(codes.read_text()) if codes.is_file() else {}
+        assert self.codes.get("train") == 0, self.stderr[-3000:]
+
+    def report(self, benchmark):
+        """The ``--out`` folder of ``evaluate --benchmark`` (its exit status checked)."""
+        assert self.codes.get(benchmark) == 0, self.stderr[-3000:]
+        return self.root / f"{benchmark}_report"
+
+    def metrics(self, benchmark):
+        folder = self.report(benchmark)
+        return json.loads((folder / "metrics.json").read_text())["metrics"][benchmark]
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, quick_subprocess_env):
+    """:func:`_train_and_evaluate` once per test run: its folder is shared by the pytest-xdist
+    workers (one above their own, as ``quick_subprocess_env``'s cache); the first worker to
+    need it trains under a lock, the others wait for it and read its results."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    root = base / "evaluate_smoke_run"
+    with open(base / "evaluate_smoke_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "stderr.txt").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            _train_and_evaluate(root, quick_subprocess_env)
+    return SmokeRun(root)
+
+
+def test_a_smoke_run_gets_its_synthetic_report(smoke_run, capsys):
+    workdir, printed = smoke_run.workdir, smoke_run.printed
+    assert smoke_run.codes.get("synthetic") == 0, smoke_run.stderr[-3000:]
     assert "synthetic: scored 60 of 60" in printed
     folder = workdir / "benchmarks" / "synthetic"
     saved = json.loads((folder / "metrics.json").read_text())
@@ -96,13 +173,111 @@ def test_a_smoke_run_gets_its_synthetic_and_lfw_reports(tmp_path, capsys, quick_
                         capsys)  # fmt: skip
     assert code == 2 and "--force" in err
 
-    # The same run on a tiny LFW: its predictions in LFW's layout, then their report.
-    assert "lfw: scored 20 of 20" in printed
-    report = workdir.parent / "lfw_report"
-    assert (report / "predictions" / "Person_A" / "Person_A_0001.npy").is_file()
-    metrics = json.loads((report / "metrics.json").read_text())["metrics"]["lfw"]
+
+def _check_report(smoke_run, benchmark, title):
+    """The report of the run on ``benchmark``: it names the benchmark and the run, its step."""
+    folder = smoke_run.report(benchmark)
+    saved = json.loads((folder / "metrics.json").read_text())
+    assert saved["metadata"]["recipe"] == "disentangle" and saved["metadata"]["step"] == 2
+    assert saved["metadata"]["workdir"] == str(smoke_run.workdir)
+    report = (folder / "report.md").read_text()
+    assert report.startswith(f"# {title}: `facejax evaluate --benchmark {benchmark}`")
+    assert f"the run `{smoke_run.workdir}` (recipe disentangle, step 2)" in report
+    return folder, report
+
+
+def test_a_smoke_run_on_lfw(smoke_run):
+    # The run on a tiny LFW: its predictions in LFW's layout, then their report.
+    assert "lfw: scored 20 of 20" in smoke_run.printed
+    folder, _ = _check_report(smoke_run, "lfw", "LFW")
+    assert (folder / "predictions" / "Person_A" / "Person_A_0001.npy").is_file()
+    metrics = smoke_run.metrics("lfw")
     assert metrics["verification_num_pairs"] == 20 and metrics["num_excluded"] == 0
-    assert _not_blank(report / "roc.png")
+    assert 0.0 <= metrics["verification_auc"] <= 1.0
+    assert _not_blank(folder / "roc.png")
+
+
+def test_a_smoke_run_on_aflw2000(smoke_run):
+    from ..data import layouts
+
+    folder, report = _check_report(smoke_run, "aflw2000", "AFLW2000-3D")
+    # The builder kept image00002 and image00004 (image00008's image is corrupt): their
+    # landmarks [68, 2] in the image's pixels; no file for the rest.
+    predictions = folder / "predictions"
+    assert sorted(p.name for p in predictions.iterdir()) == ["image00002.npy", "image00004.npy"]
+    size = layouts.AFLW2000_SIZE
+    for name in ("image00002.npy", "image00004.npy"):
+        points = np.load(predictions / name)
+        assert points.shape == (68, 2) and np.all(np.isfinite(points))
+        # Mapped back from the crop: about the face, in or near the 40 x 40 image.
+        assert np.all(np.abs(points.mean(0) - size / 2) < size)
+    metrics = smoke_run.metrics("aflw2000")
+    assert (metrics["num_expected"], metrics["num_scored"], metrics["num_missing"]) == (5, 2, 3)
+    # Yaw -0.6 rad (34 degrees): both in the 30-60 bin. An untrained model's landmarks are off
+    # by a sizeable fraction of the face, not by orders of magnitude.
+    assert metrics["nme_count_30_60"] == 2 and metrics["nme_count_0_30"] == 0
+    assert 0.01 < metrics["nme_all"] < 5.0 and metrics["nme_yaw_30_60"] == metrics["nme_all"]
+    # Images without ground truth (image00006: 60 landmarks, image00010: no .mat) and without
+    # a prediction (image00008) are named.
+    for stem in ("image00006", "image00008", "image00010"):
+        assert f"| {stem} | missing |" in report, stem
+    assert "no ground truth" in report
+    assert _not_blank(folder / "cumulative_error.png")
+
+
+def test_a_smoke_run_on_now(smoke_run):
+    from ..data import layouts
+
+    folder, report = _check_report(smoke_run, "now", "NoW")
+    # The two validation images the builder kept: mesh and NoW's 7 landmarks each; the third
+    # (its box file refused) is named missing, the test split's image is not scored.
+    predictions = folder / "predictions"
+    written = sorted(str(p.relative_to(predictions)) for p in predictions.rglob("*.*"))
+    stems = [line[:-4] for line in layouts.NOW_VALIDATION[:2]]
+    assert written == sorted(f"{stem}.{ext}" for stem in stems for ext in ("npy", "obj"))
+    for stem in stems:
+        assert np.load(predictions / f"{stem}.npy").shape == (7, 3)
+    metrics = smoke_run.metrics("now")
+    assert (metrics["num_expected"], metrics["num_scored"], metrics["num_missing"]) == (3, 2, 1)
+    assert metrics["num_scans"] == 2 and metrics["num_distances"] > 0
+    # Scan to predicted surface after a similarity alignment on the 7 landmarks: millimetres,
+    # neither zero nor metres (the scan is a cap, not a face).
+    assert 0.1 < metrics["median_mm"] < 50.0 and np.isfinite(metrics["mean_mm"])
+    assert f"| {layouts.NOW_VALIDATION[2][:-4]} | missing |" in report
+    assert _not_blank(folder / "cumulative_error.png")
+
+
+def test_a_smoke_run_on_micc(smoke_run):
+    folder, report = _check_report(smoke_run, "micc", "MICC Florence")
+    # One mesh and 68 landmarks per video with frames: the mean over its frames.
+    predictions = folder / "predictions"
+    videos = ["subject_01/Indoor-Cooperative", "subject_01/PTZ-Indoor",
+              "subject_02/Indoor-Cooperative"]  # fmt: skip
+    written = sorted(str(p.relative_to(predictions)) for p in predictions.rglob("*.*"))
+    assert written == sorted(f"{video}.{ext}" for video in videos for ext in ("npy", "obj"))
+    for video in videos:
+        assert np.load(predictions / f"{video}.npy").shape == (68, 3)
+    metrics = smoke_run.metrics("micc")
+    assert (metrics["num_expected"], metrics["num_scored"], metrics["num_missing"]) == (6, 3, 3)
+    assert (metrics["cooperative_n"], metrics["indoor_n"], metrics["outdoor_n"]) == (2, 1, 0)
+    for key in ("cooperative_mean_mm", "indoor_mean_mm"):
+        assert 0.1 < metrics[key] < 50.0, key
+    for video in ("subject_01/PTZ-Outdoor", "subject_02/PTZ-Indoor", "subject_02/PTZ-Outdoor"):
+        assert f"| {video} | missing |" in report, video
+
+
+def test_a_smoke_run_on_ytf(smoke_run):
+    folder, _ = _check_report(smoke_run, "ytf", "YouTube Faces")
+    # One feature per readable frame: Aaron_Eckhart/0 keeps 4 of its 5 (0.557 is corrupt).
+    predictions = folder / "predictions"
+    frames = {f"{p.parent.name}/{p.stem}": len(np.load(p)) for p in predictions.glob("*/*.npy")}
+    assert frames == {"Aaron_Eckhart/0": 4, "Aaron_Eckhart/1": 2, "Zach_Zorn/3": 2}
+    metrics = smoke_run.metrics("ytf")
+    assert (metrics["num_expected"], metrics["num_scored"], metrics["num_excluded"]) == (3, 3, 0)
+    assert metrics["verification_num_pairs"] == 4 and metrics["verification_num_folds"] == 2
+    assert 0.0 <= metrics["verification_auc"] <= 1.0
+    assert 0.0 <= metrics["verification_accuracy"] <= 1.0
+    assert _not_blank(folder / "roc.png")
 
 
 @pytest.mark.parametrize(
@@ -180,29 +355,17 @@ def test_lfw_predictions_give_the_roc(tmp_path, capsys):
     assert _not_blank(out / "roc.png")
 
 
-def _cap(n=30):
-    """A face-sized cap (mm, z out), its triangles, and 7 NoW landmarks on it."""
-    x, y = np.meshgrid(np.linspace(-80, 80, n), np.linspace(-100, 100, n))
-    z = 60 - (x**2 + y**2) / 300
-    tris = []
-    for i in range(n - 1):
-        for j in range(n - 1):
-            k = i * n + j
-            tris += [[k, k + n, k + 1], [k + 1, k + n, k + n + 1]]
-    xy = np.array([[-45, 30], [-15, 30], [15, 30], [45, 30], [0, -10], [-25, -35], [25, -35]])
-    landmarks = np.column_stack([xy, 60 - (xy**2).sum(1) / 300]).astype(np.float64)
-    return np.stack([x, y, z], -1).reshape(-1, 3), np.array(tris), landmarks
-
-
 def _now_fixture(tmp_path):
     """NoW's layout with one subject's scan; predictions: two exact, one missing, one
     malformed (landmarks of the wrong shape)."""
+    from ..data import layouts
+
     root = tmp_path / "NoW_Dataset" / "final_release_version"
     names = [f"FaMoS_1/multiview_neutral/IMG_000{i}" for i in range(4)]
     (root / "scans" / "FaMoS_1").mkdir(parents=True)
     (root / "scans_lmks_onlypp" / "FaMoS_1").mkdir(parents=True)
     (root / "imagepathsvalidation.txt").write_text("".join(f"{n}.jpg\n" for n in names))
-    vertices, triangles, landmarks = _cap()
+    vertices, triangles, landmarks = layouts.face_cap()
     write_obj(root / "scans/FaMoS_1/natural_head_rotation.000001.obj", vertices, triangles)
     points = "".join(f'<point x="{x}" y="{y}" z="{z}" name="{i}" active="1"/>\n'
                      for i, (x, y, z) in enumerate(landmarks))  # fmt: skip
@@ -243,11 +406,10 @@ def test_now_without_its_protocol_is_refused(tmp_path, capsys, monkeypatch):
 
 
 def test_micc_predictions_report_names_missing_and_malformed(tmp_path, capsys):
-    vertices, triangles, _ = _cap()
-    # 68 landmarks on scan vertices, the nose tip (iBUG index 30) at the cap's top.
-    picked = np.linspace(0, len(vertices) - 1, 68).astype(int)
-    picked[30] = int(np.argmax(vertices[:, 2]))
-    landmarks = vertices[picked]
+    from ..data import layouts
+
+    vertices, triangles, _ = layouts.face_cap()
+    landmarks = layouts.cap_landmarks_68(vertices)
     scan = tmp_path / "Florence" / "subject_01" / "Model" / "frontal1" / "obj"
     scan.mkdir(parents=True)
     write_obj(scan / "110920150452.obj", vertices, triangles)

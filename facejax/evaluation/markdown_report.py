@@ -47,6 +47,22 @@ def _cell(value) -> str:
     return str(value).replace("|", "\\|")
 
 
+def _metric_rows(metrics: Mapping, prefix: str = "") -> list[str]:
+    """One ``| key | value |`` row per number: a nested mapping (e.g. a verification protocol's
+    ``{"auc": .., "tar_at_far": {..}}``) gives rows ``outer.inner``; a long list (a curve) is
+    counted, its values being in ``metrics.json``."""
+    rows = []
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            rows += _metric_rows(value, prefix=f"{name}.")
+        elif isinstance(value, (list, tuple, np.ndarray)) and len(value) > 10:
+            rows.append(f"| {_cell(name)} | {len(value)} values (in metrics.json) |")
+        else:
+            rows.append(f"| {_cell(name)} | {_cell(value)} |")
+    return rows
+
+
 def report_markdown(run, *, source: str, plot_files: Mapping[str, str]) -> str:
     """The text of ``report.md``.
 
@@ -71,7 +87,7 @@ def report_markdown(run, *, source: str, plot_files: Mapping[str, str]) -> str:
         "| metric | value |",
         "| --- | ---: |",
     ]
-    lines += [f"| {k} | {_cell(v)} |" for k, v in run.metrics.items()]
+    lines += _metric_rows(run.metrics)
     if run.notes:
         lines += ["", "Notes:", ""] + [f"- {note}" for note in run.notes]
     lines += ["", f"## Excluded predictions ({counts['num_excluded']})", ""]

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from .layouts import cap_mesh as _cap_mesh
 from .layouts import project_3ddfa as _project_3ddfa
 from .layouts import write_corrupt as _write_corrupt
 from .layouts import write_image as _write_image
@@ -44,14 +45,8 @@ def _check_camera(example, points_um, atol):
 def _face_cap_um(nx, ny):
     """``([V, 3]`` a face-sized cap in BFM micrometres (y up, bulging to +z), ``[F, 3]``
     triangles counter-clockwise seen from +z``)``."""
-    x, y = np.meshgrid(np.linspace(-80.0, 80.0, nx), np.linspace(-100.0, 100.0, ny))
-    z = 100.0 - (x**2 + y**2) / 200.0
-    tris = []
-    for i in range(ny - 1):
-        for j in range(nx - 1):
-            k = i * nx + j
-            tris += [[k, k + 1, k + nx], [k + 1, k + nx + 1, k + nx]]
-    return np.stack([x, y, z], axis=-1).reshape(-1, 3) * 1000.0, np.array(tris)
+    vertices, triangles = _cap_mesh(nx, ny, width=160, height=200, top=100, curvature=200)
+    return vertices * 1000.0, triangles
 
 
 def _write_3ddfa_model(folder, seed=0):

@@ -38,18 +38,35 @@ def project_3ddfa(points_um, pose_params, height):
     return np.stack([xyz[:, 0], height + 1 - xyz[:, 1], xyz[:, 2]])
 
 
+def cap_mesh(nx, ny, *, width, height, top, curvature, counter_clockwise=True):
+    """A cap ``z = top - (x^2 + y^2) / curvature`` over a ``width x height`` grid of
+    ``nx x ny`` vertices (x right, y up, row-major), two triangles per cell.
+
+    Returns:
+      ``([nx * ny, 3]`` float64 vertices, ``[F, 3]`` int64 triangles, counter-clockwise seen
+      from +z unless ``counter_clockwise=False``).
+    """
+    x, y = np.meshgrid(
+        np.linspace(-width / 2, width / 2, nx), np.linspace(-height / 2, height / 2, ny)
+    )
+    z = top - (x**2 + y**2) / curvature
+    k = (np.arange(ny - 1)[:, None] * nx + np.arange(nx - 1)[None, :]).reshape(-1)
+    triangles = np.concatenate(
+        [np.stack([k, k + 1, k + nx], 1), np.stack([k + 1, k + nx + 1, k + nx], 1)]
+    )
+    if not counter_clockwise:
+        triangles = triangles[:, ::-1]
+    return np.stack([x, y, z], -1).reshape(-1, 3), triangles
+
+
 def face_cap(n=30):
     """A face-sized cap (mm, z out), its triangles, and 7 NoW landmarks on it."""
-    x, y = np.meshgrid(np.linspace(-80, 80, n), np.linspace(-100, 100, n))
-    z = 60 - (x**2 + y**2) / 300
-    tris = []
-    for i in range(n - 1):
-        for j in range(n - 1):
-            k = i * n + j
-            tris += [[k, k + n, k + 1], [k + 1, k + n, k + n + 1]]
+    vertices, triangles = cap_mesh(
+        n, n, width=160, height=200, top=60, curvature=300, counter_clockwise=False
+    )
     xy = np.array([[-45, 30], [-15, 30], [15, 30], [45, 30], [0, -10], [-25, -35], [25, -35]])
     landmarks = np.column_stack([xy, 60 - (xy**2).sum(1) / 300]).astype(np.float64)
-    return np.stack([x, y, z], -1).reshape(-1, 3), np.array(tris), landmarks
+    return vertices, triangles, landmarks
 
 
 def cap_landmarks_68(vertices):

@@ -10,6 +10,8 @@ from PIL import Image
 from facejax.evaluation import markdown_report, plots, prediction_folders
 from facejax.evaluation.benchmark_runs import BenchmarkRun, Excluded, protocol_module
 
+from ..data.layouts import cap_mesh
+
 
 def _varied(pixels) -> bool:
     pixels = np.asarray(pixels)
@@ -18,14 +20,7 @@ def _varied(pixels) -> bool:
 
 def _cap_mesh(n=12):
     """A face-sized cap (mm, z out) and its triangles."""
-    x, y = np.meshgrid(np.linspace(-60, 60, n), np.linspace(-80, 80, n))
-    z = 40 - (x**2 + y**2) / 300
-    tris = []
-    for i in range(n - 1):
-        for j in range(n - 1):
-            k = i * n + j
-            tris += [[k, k + n, k + 1], [k + 1, k + n, k + n + 1]]
-    return np.stack([x, y, z], -1).reshape(-1, 3), np.array(tris, np.int32)
+    return cap_mesh(n, n, width=120, height=160, top=40, curvature=300, counter_clockwise=False)
 
 
 def test_curves_are_drawn_and_nan_or_empty_data_is_refused():
@@ -77,6 +72,25 @@ def test_report_names_every_excluded_prediction(tmp_path):
     assert (counts["num_missing"], counts["num_malformed"], counts["num_scored"]) == (1, 1, 2)
     assert {e["name"] for e in counts["excluded"]} == {"image00002", "image00004"}
     assert _varied(Image.open(written["cumulative_error"]).convert("RGB"))
+
+
+def test_nested_metrics_get_a_row_each_and_curves_are_counted():
+    run = BenchmarkRun(
+        "lfw",
+        {
+            "verification_roc": {"auc": 0.91, "tar_at_far": {"1e-2": None}, "far": list(range(50))},
+            "rank_1": 0.5,
+        },
+        num_expected=2,
+    )
+    text = markdown_report.report_markdown(run, source="test", plot_files={})
+    rows = [line for line in text.splitlines() if line.startswith("| verification_roc")]
+    assert rows == [
+        "| verification_roc.auc | 0.91 |",
+        "| verification_roc.tar_at_far.1e-2 | n/a |",
+        "| verification_roc.far | 50 values (in metrics.json) |",
+    ]
+    assert "| rank_1 | 0.5 |" in text and "{" not in text
 
 
 def test_mesh_predictions_missing_and_malformed_are_named(tmp_path):

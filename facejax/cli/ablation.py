@@ -3,7 +3,7 @@ seed through ``facejax train``.
 
 Not a ``facejax`` subcommand: an experiment's ``ablation.py`` names its variants (config
 overrides) and table columns and calls :func:`run_ablation`, which parses ``--workdir``,
-``--seeds``, ``--set`` and ``--variants``, trains the runs that have no ``metrics.json``
+``--seeds``, ``--set``, ``--variants`` and ``--config-variant`` (the config's variant), trains the runs that have no ``metrics.json``
 (:func:`facejax.evaluation.ablation_runs`) and prints the markdown table of the mean and
 standard deviation over seeds (:func:`facejax.evaluation.format_table`).
 """
@@ -42,7 +42,14 @@ def run_ablation(
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--variants", nargs="+", default=list(variants), choices=list(variants))
+    path, _, default_variant = config.rpartition(":")
+    parser.add_argument(
+        "--config-variant",
+        default=default_variant,
+        help=f"the variant of {path} every run trains (default: {default_variant})",
+    )
     args = parser.parse_args(argv)
+    config = f"{path}:{args.config_variant}"
 
     def train(overrides, workdir):
         command = ["train", "--config", config, "--workdir", str(workdir)]

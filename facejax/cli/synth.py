@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 DATASETS = ("faces", "clips")
-CONFIGS = ("tiny", "small", "full")
 
 
 def add_parser(subparsers) -> None:
@@ -13,11 +12,13 @@ def add_parser(subparsers) -> None:
         description="Renders the synthetic face datasets (facejax_synthetic_faces, "
         "facejax_synthetic_clips) with exact 3D ground truth into DIR, with a progress bar, and "
         "says where they are and how to read them. Configs: tiny (32 px, seconds), small "
-        "(64 px, a few minutes on a laptop CPU), full (112 px, for GPUs). See "
-        "docs/synthetic_datasets.md.",
+        "(64 px, a few minutes on a laptop CPU), full (112 px, for GPUs); the faces alone also "
+        "small_frontal, medium_frontal and tiny_people. See docs/synthetic_datasets.md.",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="tfds data_dir to build in")
-    parser.add_argument("--config", default="small", choices=CONFIGS, help="default: small")
+    parser.add_argument(
+        "--config", default="small", help="a config of every dataset built (default: small)"
+    )
     parser.add_argument(
         "--datasets",
         default=",".join(DATASETS),
@@ -55,10 +56,22 @@ def run(args) -> int:
     out = os.path.abspath(os.path.expanduser(args.out))
     # Our own bars count rendered images with a total; tfds's would add one per stage.
     tfds.disable_progress_bar()
+    # Every config is checked before anything is rendered.
+    configs = {}
+    for name in names:
+        known = [config.name for config in classes[name].BUILDER_CONFIGS]
+        if args.config not in known:
+            raise ValueError(
+                f"--config {args.config!r} is not a config of the {name} dataset (its configs: "
+                f"{', '.join(known)}); pick the datasets that have it with --datasets"
+            )
+        configs[name] = derived_config(
+            classes[name], args.config, seed=args.seed, model=args.model
+        )
     built = []
     for name in names:
         cls = classes[name]
-        config = derived_config(cls, args.config, seed=args.seed, model=args.model)
+        config = configs[name]
         builder = cls(config=config, data_dir=out, file_format="array_record", progress=True)
         reused = builder.is_prepared()
         builder.download_and_prepare()

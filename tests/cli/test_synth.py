@@ -47,6 +47,9 @@ def test_synth_builds_both_datasets_and_says_where(tmp_path, capsys):
 def test_synth_refuses_unknown_datasets_and_configs(tmp_path):
     with pytest.raises(ValueError, match="--datasets: expected names among"):
         _synth(["--out", str(tmp_path), "--datasets", "faces,videos"])
-    with pytest.raises(SystemExit):
+    with pytest.raises(ValueError, match="'medium' is not a config of the faces dataset"):
         _synth(["--out", str(tmp_path), "--config", "medium"])
+    # A faces-only config is refused for both datasets before anything is rendered.
+    with pytest.raises(ValueError, match="not a config of the clips dataset.*--datasets"):
+        _synth(["--out", str(tmp_path), "--config", "tiny_people"])
     assert not any(tmp_path.iterdir())

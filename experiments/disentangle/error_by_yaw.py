@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from facejax import evaluation, morphable
-from facejax.data.fixed_batches import map_fixed_batches
 from facejax.evaluation import baselines
-from facejax.recipes import datasets, get_recipe
 from facejax.recipes.joint_losses import target_shapes
+from facejax.recipes.trained_run import held_out_predictions
 
 YAW_BINS_DEG = (0.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0)
 
@@ -34,15 +31,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args()
 
-    workdir = Path(args.workdir)
-    config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
-    predict, model3d = get_recipe(config.recipe).load_predictor(config, workdir)
-    builder = datasets.prepare_dataset(config)[0]
-    data = datasets.read_split(
-        builder.as_data_source("test"), ("image", "identity_coeffs", "pose")
-    )
-    mean_identity = datasets.mean_identity_coeffs(builder.as_data_source("train"))
-    predicted = map_fixed_batches(predict, data["image"], args.batch_size)["identity_shape"]
+    run = held_out_predictions(args.workdir, ("identity_coeffs", "pose"), args.batch_size)
+    model3d, data, mean_identity = run.model3d, run.data, run.mean_identity_coeffs
+    predicted = run.predictions["identity_shape"]
     neutral, _ = jax.jit(target_shapes)(
         model3d,
         jnp.asarray(data["identity_coeffs"]),
@@ -71,7 +62,7 @@ def main() -> None:
         "identity_rmse_face_mean_face_mm": float(base.mean()),
         "identity_rmse_face_ratio": float(ours.mean() / base.mean()),
     }
-    print(json.dumps({"workdir": str(workdir), "by_abs_yaw_deg": report}, indent=1))
+    print(json.dumps({"workdir": str(args.workdir), "by_abs_yaw_deg": report}, indent=1))
 
 
 if __name__ == "__main__":

@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-import ml_collections
 import numpy as np
 
-from facejax.data.fixed_batches import map_fixed_batches
-from facejax.recipes import datasets, get_recipe
+from facejax.recipes.trained_run import held_out_predictions, load_run_config
 
 
 def main() -> None:
@@ -29,25 +26,21 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args()
 
-    workdir = Path(args.workdir)
-    config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
+    config = load_run_config(args.workdir)
     if config.model.decoder != "basis" or config.model.entangled:
         raise SystemExit(
-            f"{workdir}: the latent is coefficients only with disentangled basis decoders"
+            f"{args.workdir}: the latent is coefficients only with disentangled basis decoders"
         )
-    predict, _ = get_recipe(config.recipe).load_predictor(config, workdir)
-    builder = datasets.prepare_dataset(config)[0]
-    data = datasets.read_split(builder.as_data_source("test"), ("image", "identity_coeffs"))
-    mean = datasets.mean_identity_coeffs(builder.as_data_source("train"))
-    latent = map_fixed_batches(predict, data["image"], args.batch_size)["embedding"]
-    predicted = np.asarray(latent, np.float64) - mean
-    truth = np.asarray(data["identity_coeffs"], np.float64) - mean
+    run = held_out_predictions(args.workdir, ("identity_coeffs",), args.batch_size)
+    mean = run.mean_identity_coeffs
+    predicted = np.asarray(run.predictions["embedding"], np.float64) - mean
+    truth = np.asarray(run.data["identity_coeffs"], np.float64) - mean
     if predicted.shape != truth.shape:
         raise SystemExit(f"latent {predicted.shape} is not the coefficients {truth.shape}")
     dot = (predicted * truth).sum()
     norms = np.linalg.norm(predicted, axis=1), np.linalg.norm(truth, axis=1)
     report = {
-        "workdir": str(workdir),
+        "workdir": str(args.workdir),
         "images": len(truth),
         "predicted_norm": float(norms[0].mean()),
         "true_norm": float(norms[1].mean()),

@@ -3,9 +3,10 @@ seed through ``facejax train``.
 
 Not a ``facejax`` subcommand: an experiment's ``ablation.py`` names its variants (config
 overrides) and table columns and calls :func:`run_ablation`, which parses ``--workdir``,
-``--seeds``, ``--set``, ``--variants`` and ``--config-variant`` (the config's variant), trains the runs that have no ``metrics.json``
-(:func:`facejax.evaluation.ablation_runs`) and prints the markdown table of the mean and
-standard deviation over seeds (:func:`facejax.evaluation.format_table`).
+``--seeds``, ``--set``, ``--variants`` and ``--config-variant`` (the config's variant), trains
+the runs that have no ``metrics.json`` (:func:`facejax.evaluation.ablation_runs`) and prints
+the markdown table of the mean and standard deviation over seeds
+(:func:`facejax.evaluation.format_table`).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from facejax.cli.options import int_in
 from facejax.cli.out_folder import check_out_folder
+from facejax.recipes.trained_run import load_run_config
 
 BENCHMARKS = ("synthetic", "aflw2000", "now", "micc", "lfw", "ytf")
 # Inputs beside reconstructions in the report's grid.
@@ -62,17 +63,6 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def _load_config(workdir):
-    import ml_collections
-
-    path = Path(workdir) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: not a facejax training run (no config.json)")
-    config = ml_collections.ConfigDict(json.loads(path.read_text()))
-    config.lock()
-    return config
-
-
 def run(args) -> int:
     if args.benchmark is None:
         given = [f"--{n}" for n in ("predictions", "data", "out") if getattr(args, n)]
@@ -87,7 +77,7 @@ def run(args) -> int:
 def _evaluate_run(workdir) -> int:
     from facejax.recipes import get_recipe
 
-    config = _load_config(workdir)
+    config = load_run_config(workdir)
     metrics = get_recipe(config.recipe).evaluate(config, workdir)
     print(json.dumps(metrics, indent=2, default=str))
     return 0
@@ -150,7 +140,7 @@ def _real_benchmark(args, out):
     if not args.data:
         raise ValueError(f"--benchmark {args.benchmark}: --data (the benchmark's folder)")
     benchmark_inputs.check_protocol(args.benchmark)  # before any work
-    config = _load_config(args.workdir)
+    config = load_run_config(args.workdir)
     recipe = get_recipe(config.recipe)
     if not hasattr(recipe, "load_predictor"):
         raise ValueError(f"recipe {config.recipe!r} has no predictor to run on a benchmark")
@@ -181,7 +171,7 @@ def _synthetic(args):
     from facejax.evaluation import benchmark_runs, markdown_report
     from facejax.recipes import datasets, get_recipe
 
-    config = _load_config(args.workdir)
+    config = load_run_config(args.workdir)
     recipe = get_recipe(config.recipe)
     if not hasattr(recipe, "load_predictor"):
         raise ValueError(f"recipe {config.recipe!r} has no predictor to run on a benchmark")

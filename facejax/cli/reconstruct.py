@@ -54,18 +54,14 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    import ml_collections
-
     from facejax.data.image_contrast import FLAT_CONTRAST, rms_contrast
     from facejax.formats import read_image
     from facejax.formats.atomic_files import write_text_atomic
     from facejax.recipes import get_recipe, photos
+    from facejax.recipes.trained_run import load_run_config
 
     out = check_out_folder(args.out, force=args.force)
-    path = Path(args.workdir) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: not a facejax training run (no config.json)")
-    config = ml_collections.ConfigDict(json.loads(path.read_text()))
+    config = load_run_config(args.workdir)
     recipe = get_recipe(config.recipe)
     if not hasattr(recipe, "load_predictor"):
         raise ValueError(f"recipe {config.recipe!r} has no predictor for reconstruct")

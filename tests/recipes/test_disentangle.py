@@ -8,6 +8,7 @@ import pytest
 from facejax.cli import main
 from facejax.cli.train import load_config
 from facejax.formats import read_obj
+from facejax.recipes.trained_run import held_out_predictions, load_run_config
 from facejax.train import read_jsonl
 
 CONFIG = "experiments/disentangle/config.py:smoke"
@@ -65,6 +66,15 @@ def test_train_resume_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, 
     assert main(["evaluate", "--workdir", str(workdir)]) == 0
     again = json.loads((workdir / "metrics.json").read_text())["metrics"]
     assert again["shape_rmse_head_mm"] == pytest.approx(metrics["shape_rmse_head_mm"], rel=1e-5)
+
+    # The run read back for diagnostics: its predictions on every held-out image.
+    run = held_out_predictions(workdir, ("identity_coeffs",), batch_size=16)
+    assert run.data["image"].shape[0] == run.data["identity_coeffs"].shape[0] == 60
+    assert run.predictions["embedding"].shape == run.data["identity_coeffs"].shape
+    assert run.mean_identity_coeffs.shape == run.data["identity_coeffs"].shape[1:]
+    assert np.isfinite(run.predictions["identity_shape"]).all()
+    with pytest.raises(FileNotFoundError, match="not a facejax training run"):
+        load_run_config(tmp_path)
 
     # facejax reconstruct runs the checkpoint on photos; an unreadable one is skipped by name.
     photo = tmp_path / "photo.png"

@@ -10,6 +10,9 @@ landmarks perfectly, and read nothing else, could learn from this many people:
         --config small --steps 3000
 
 prints one JSON line per evaluation (experiments/disentangle/README.md has the figures).
+``--noise-nme X`` moves every landmark of both splits by isotropic Gaussian noise whose mean
+distance is ``X`` times the face's landmark box (``sqrt(width * height)``, the normaliser of
+``landmark_nme``): what landmarks located as well as a trained network's (its NME) would tell.
 """
 
 from __future__ import annotations
@@ -27,6 +30,15 @@ from facejax import losses, morphable
 from facejax.evaluation import baselines
 from facejax.formats import load_model
 from facejax.recipes import datasets
+
+
+def noisy_landmarks(points: np.ndarray, nme: float, rng) -> np.ndarray:
+    """``points [N, L, 2]`` moved by Gaussian noise of mean length ``nme`` x each face's box."""
+    extent = points.max(1) - points.min(1)
+    box = np.sqrt(extent[:, 0] * extent[:, 1])[:, None, None]
+    # An isotropic 2D Gaussian of std s has mean length s * sqrt(pi / 2).
+    sigma = nme * box / np.sqrt(np.pi / 2)
+    return points + sigma * rng.standard_normal(points.shape)
 
 
 def landmark_features(data) -> np.ndarray:
@@ -54,6 +66,7 @@ def main() -> None:
     parser.add_argument("--config", default="small")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--noise-nme", type=float, default=0.0, metavar="X")
     args = parser.parse_args()
 
     builder = datasets.prepare_builder("facejax_synthetic_faces", args.config, args.data_dir)
@@ -61,6 +74,10 @@ def main() -> None:
     fields = ("identity", "identity_coeffs", "landmarks", "landmark_visibility")
     train = datasets.read_split(builder.as_data_source("train"), fields)
     test = datasets.read_split(builder.as_data_source("test"), fields)
+    if args.noise_nme > 0:
+        noise = np.random.default_rng(args.seed + 1)
+        for split in (train, test):
+            split["landmarks"] = noisy_landmarks(split["landmarks"], args.noise_nme, noise)
     x_train, x_test = landmark_features(train), landmark_features(test)
     face = (model.face_mask > 0.5).astype(jnp.float32)
     decode = jax.vmap(morphable.shape, in_axes=(None, 0))
@@ -93,7 +110,8 @@ def main() -> None:
             report = baselines.shape_rmse_with_baseline(
                 "identity", pred, target, mean_face, baselines.shape_regions(model)
             )
-            print(json.dumps({"step": i, "train_loss_mm2": float(loss), **report}), flush=True)
+            record = {"step": i, "noise_nme": args.noise_nme, "train_loss_mm2": float(loss)}
+            print(json.dumps({**record, **report}), flush=True)
 
 
 if __name__ == "__main__":

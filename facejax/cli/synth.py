@@ -69,9 +69,8 @@ def run(args) -> int:
             classes[name], args.config, seed=args.seed, model=args.model
         )
     built = []
-    for name in names:
+    for name, config in configs.items():
         cls = classes[name]
-        config = configs[name]
         builder = cls(config=config, data_dir=out, file_format="array_record", progress=True)
         reused = builder.is_prepared()
         builder.download_and_prepare()

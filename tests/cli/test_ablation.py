@@ -52,3 +52,21 @@ def test_config_variant_replaces_the_scripts_variant(tmp_path, commands):
     # A finished run is not trained again.
     _ablation(["--workdir", str(tmp_path), "--seeds", "2", "--variants", "joint"])
     assert len(commands) == 1
+
+
+@pytest.mark.parametrize("experiment", ["disentangle", "siamese", "cycle"])
+def test_every_experiments_ablation_variant_is_a_valid_config(experiment):
+    """Each variant's overrides name fields of its config with values of their type, so no run
+    of an ablation fails on a typo after the runs before it took their time."""
+    import importlib.util
+    from pathlib import Path
+
+    from facejax.cli.train import load_config
+
+    path = Path(__file__).parents[2] / "experiments" / experiment / "ablation.py"
+    spec = importlib.util.spec_from_file_location(f"{experiment}_ablation", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert len(module.VARIANTS) >= 2
+    configs = [load_config(module.CONFIG, list(o)) for o in module.VARIANTS.values()]
+    assert len({c.to_json() for c in configs}) == len(configs)  # the variants differ

@@ -13,11 +13,12 @@ Run (a variant after the colon; ``--set`` overrides any field):
 Variants:
   smoke: CPU, about a minute; the embedded small model, the tiny synthetic faces (built on
     the fly into the data dir if missing), a narrow spatial CNN.
-  small: CPU, sized as the disentangle small (same images a step, same steps: about 10-15
-    minutes on 2 quiet CPU cores; README, *Speed*); the embedded model, the disentangle recipe's
-    small benchmark: 64x64 synthetic faces ``small_frontal`` (the 1,500 train / 200 test people
-    x 4 images of ``small`` 1.1.0, head turned at most 45 degrees), the spatial CNN; 16 pairs
-    (32 images) a step, the images a step of the disentangle recipe's small variant.
+  small: CPU, sized as the disentangle small (same images a step, same steps: about 17
+    minutes of training on 2 quiet CPU cores, measured; README, *Speed*); the embedded model,
+    the disentangle recipe's small benchmark: 64x64 synthetic faces ``small_frontal`` (the
+    1,500 train / 200 test people x 4 images of ``small`` 1.1.0, head turned at most 45
+    degrees), the spatial CNN; 16 pairs (32 images) a step, the images a step of the
+    disentangle recipe's small variant.
   full: GPU/TPU; ResNet-50 in bfloat16 at 112x112 on 300W-LP (the profile-synthesised views of
     one photo share an identity: cross-pose positives), evaluated on AFLW2000-3D. It needs
     ``--set model3d=<the user's 3DDFA BFM>`` (the model the datasets' ``identity_coeffs`` /

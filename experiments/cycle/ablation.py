@@ -26,6 +26,7 @@ COLUMNS = (
     ("identity_rmse_face_mm", "identity RMSE face (mm)"),
     ("identity_rmse_face_mean_face_mm", "mean face (mm)"),
     ("identity_rmse_face_ratio", "ratio"),
+    ("landmark_fit_identity_rmse_face_ratio", "landmark fit ratio"),
     ("shape_rmse_face_ratio", "shape ratio"),
     ("landmark_nme", "NME"),
     ("landmark_nme_yaw_balanced", "NME by yaw, mean"),

@@ -4,8 +4,9 @@ Any predictor of face codes can be scored here (the cycle recipe's network, a la
 it maps uint8 frames to shapes, landmarks and pose. Always: landmark NME on the frames with
 landmarks. Where the clips carry the synthetic 3D truth (``facejax_synthetic_clips``, read
 only here, never in training): identity and full shape RMSE with the mean face beside them,
-NME by ground-truth yaw bin, pose error in degrees beside a landmark-only fit's, and the
-pose/expression leakage of :mod:`facejax.recipes.cycle_leakage`.
+NME by ground-truth yaw bin, pose error in degrees, the pose error and identity RMSE of a
+landmark-only fit of the same frames, and the pose/expression leakage of
+:mod:`facejax.recipes.cycle_leakage`.
 """
 
 from __future__ import annotations
@@ -63,13 +64,15 @@ def evaluate_clips(
       mean_identity: ``[Ki]`` the training people's mean identity (the mean-face baseline).
       batch_size: frames per call of ``predict`` (the last call padded).
       leakage_pairs: frames (rounded up to whole clips) the leakage is measured on.
-      landmark_fit_baseline: also fit the frames' 2D landmarks alone and report its pose error.
+      landmark_fit_baseline: also fit the frames' 2D landmarks alone and report its pose error
+        and identity RMSE.
 
     Returns:
       ``{name: float or int}``: ``landmark_nme``, ``num_test_images``,
       ``num_test_identities``; with truth also ``{identity,shape}_rmse_{head,face}_{mm,
       mean_face_mm,ratio}``, ``landmark_nme_yaw_*``, ``pose_error_*_deg``,
-      ``landmark_fit_pose_error_*_deg`` and the leakage metrics.
+      ``landmark_fit_pose_error_*_deg``, ``landmark_fit_identity_rmse_*`` and the leakage
+      metrics.
     """
     first = source[0]
     has_truth = all(name in first for name in TRUTH_EVAL_FEATURES)
@@ -113,7 +116,7 @@ def evaluate_clips(
         metrics[f"landmark_nme_{key}"] = value
     metrics.update(_pose_error("pose_error", pred["angles"], data["pose"]))
     if landmark_fit_baseline:
-        metrics.update(_landmark_fit_pose_error(model3d, data))
+        metrics.update(_landmark_fit_baseline(model3d, data, neutral, mean_face, regions))
     count = min(int(leakage_pairs), num_clips * num_frames)
     keep = -(-count // num_frames) * num_frames  # whole clips: every partner is kept
     partner = cycle_leakage.clip_partners(num_clips, num_frames)[:keep]
@@ -134,10 +137,11 @@ def _pose_error(prefix: str, angles, truth) -> dict[str, float]:
     }
 
 
-def _landmark_fit_pose_error(model3d, data) -> dict[str, float]:
-    """``landmark_fit_pose_error_{pitch,yaw,roll,geodesic}_deg``: the pose error of a
-    landmark-only fit (``facejax.fitting.fit_landmarks``, default camera) of the same frames'
-    2D landmarks."""
+def _landmark_fit_baseline(model3d, data, neutral, mean_face, regions) -> dict[str, float]:
+    """What the frames' 2D landmarks alone give, fitted (``facejax.fitting.fit_landmarks``,
+    default camera) frame by frame: ``landmark_fit_pose_error_{pitch,yaw,roll,geodesic}_deg``
+    and ``landmark_fit_identity_rmse_{head,face}_{mm,mean_face_mm,ratio}``. The fit needs the
+    landmarks at test time, the network does not."""
     size = data["frames"].shape[1]
     weights = np.broadcast_to(data["has_landmarks"][:, None], data["landmarks"].shape[:2])
     fit = fitting.fit_landmarks(
@@ -146,4 +150,8 @@ def _landmark_fit_pose_error(model3d, data) -> dict[str, float]:
         jnp.asarray(weights, jnp.float32),
         image_size=(size, size),
     )
-    return _pose_error("landmark_fit_pose_error", fit.params.rotation, data["pose"])
+    fitted = jax.jit(jax.vmap(morphable.shape, in_axes=(None, 0)))(model3d, fit.params.identity)
+    metrics = _pose_error("landmark_fit_pose_error", fit.params.rotation, data["pose"])
+    identity = baselines.shape_rmse_with_baseline("identity", fitted, neutral, mean_face, regions)
+    metrics.update({f"landmark_fit_{key}": value for key, value in identity.items()})
+    return metrics

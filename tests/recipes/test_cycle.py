@@ -89,7 +89,7 @@ def test_train_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, capsys)
     for name in (
         "identity_rmse_face_mm", "shape_rmse_head_mm", "landmark_nme", "landmark_nme_balanced",
         "pose_error_geodesic_deg", "landmark_fit_pose_error_geodesic_deg",
-        "leakage_expression_under_pose",
+        "landmark_fit_identity_rmse_face_ratio", "leakage_expression_under_pose",
         "leakage_pose_deg_under_expression", "truth_pose_change_deg",
     ):  # fmt: skip
         assert np.isfinite(metrics[name]), name

@@ -140,3 +140,18 @@ def test_bad_clip_options_are_refused():
         SyntheticClipsConfig(name="x", num_frames=4, num_keyframes=5)
     with pytest.raises(ValueError, match="num_frames must be >= 2"):
         SyntheticClipsConfig(name="x", num_frames=1, num_keyframes=2)
+
+
+def test_small_frontal_clips_keep_the_head_within_45_degrees():
+    from facejax.data.builders.synthetic_clips import SyntheticClips, sample_pose_keyframes
+
+    config = next(c for c in SyntheticClips.BUILDER_CONFIGS if c.name == "small_frontal")
+    people = (config.num_train_identities, config.num_test_identities, config.clips_per_identity)
+    assert people == (1500, 200, 1) and config.image_size == 64
+    keys = jax.vmap(
+        lambda k: sample_pose_keyframes(k, config.scene, config.num_keyframes, config.max_step_deg)
+    )(jax.random.split(jax.random.key(0), 400))
+    # Frames lie between their keyframes (smoothstep weights in [0, 1]): keyframes bound them.
+    yaw = np.abs(np.rad2deg(np.asarray(keys[..., 1])))
+    assert yaw.max() <= 45.0 + ANGLE_ATOL_DEG
+    assert yaw.max() > 40.0  # the range is used, not collapsed

@@ -28,14 +28,17 @@ COLUMNS = (
     ("identity_rmse_face_ratio", "ratio"),
     ("landmark_fit_identity_rmse_face_ratio", "landmark fit ratio"),
     ("shape_rmse_face_ratio", "shape ratio"),
+    ("landmark_nme_yaw_0_30", "NME 0-30"),
+    ("landmark_nme_yaw_30_60", "NME 30-60"),
     ("landmark_nme", "NME"),
-    ("landmark_nme_yaw_balanced", "NME by yaw, mean"),
     ("pose_error_geodesic_deg", "pose err. (deg)"),
     ("landmark_fit_pose_error_geodesic_deg", "landmark fit (deg)"),
     ("leakage_expression_under_pose", "expr. leakage under pose"),
     ("response_expression_under_expression", "expr. response"),
+    ("truth_expression_change", "expr. change (truth)"),
     ("leakage_pose_deg_under_expression", "pose leakage under expr. (deg)"),
     ("response_pose_deg_under_pose", "pose response (deg)"),
+    ("truth_pose_change_deg", "pose change (truth, deg)"),
 )
 
 

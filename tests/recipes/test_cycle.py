@@ -137,7 +137,8 @@ def test_config_variants_and_overrides():
     with pytest.raises(ValueError, match="no field 'loss.w_typo'"):
         load_config(CONFIG, ["loss.w_typo=1"])
     small = load_config("experiments/cycle/config.py:small")
-    assert small.data.config == "small" and small.model3d == "synthetic"
+    assert small.data.config == "small_frontal" and small.model3d == "synthetic"
+    assert small.model.encoder == "spatial_cnn"
     full = load_config("experiments/cycle/config.py:full")
     assert full.data.builder == "facejax_identity_clips" and full.precision == "bfloat16"
     off = load_config(CONFIG, ["loss.pose_cycle=False"])

@@ -237,7 +237,6 @@ def test_batch_dims_vmap_and_eager_match_a_jitted_loop():
     _assert_same_fragments(rasterize(vertices[2], triangles, 12, 12), loop[2])
 
 
-
 def test_vmap_is_chunked_like_the_native_batch_and_batches_any_axis():
     # Under vmap the mapped images join the native batch and are chunked with it (issue 16:
     # plain batching would test all pixels at once, 3x slower per image on CPU).

@@ -15,6 +15,7 @@ Run:
   python benchmarks/render_speed.py --batch-chunk 0      # whole batch at once (vectorised)
   python benchmarks/render_speed.py --batch-chunk 1      # one image at a time
   python benchmarks/render_speed.py --soft     # also soft_silhouette (batch 1 cases)
+  python benchmarks/render_speed.py --vmap     # also jax.vmap of the one-image functions
 
 Each result line is JSON; the last line gathers them with the machine.
 """
@@ -87,7 +88,18 @@ def _compile_s(fn, args):
 
 
 def measure(
-    rows, cols, size, batch, window, repeats, *, batch_chunk, cull=False, stages=False, soft=False
+    rows,
+    cols,
+    size,
+    batch,
+    window,
+    repeats,
+    *,
+    batch_chunk,
+    cull=False,
+    stages=False,
+    soft=False,
+    vmap=False,
 ):
     vertices, triangles = grid_mesh(rows, cols, size)
     rng = np.random.default_rng(0)
@@ -111,18 +123,18 @@ def measure(
         batch_chunk=batch_chunk,
     )
 
-    @jax.jit
-    def forward(v, c, t):
+    def forward_fn(v, c, t):
         frags = raster(v, t)
         return interpolate(frags, t, c), frags.overflow_count
 
-    @jax.jit
-    def forward_backward(v, c, t):
+    def forward_backward_fn(v, c, t):
         def loss(v, c):
             image = interpolate(raster(v, t), t, c)
             return jnp.sum((image - target) ** 2)
 
         return jax.grad(loss, argnums=(0, 1))(v, c)
+
+    forward, forward_backward = jax.jit(forward_fn), jax.jit(forward_backward_fn)
 
     result = {
         "vertices": len(vertices),
@@ -154,6 +166,11 @@ def measure(
             )
         )
         timed["visibility_one_image"] = (lambda v, t: visible(v[:1], t), (v, t))
+    if vmap and batch > 1:
+        # The one-image functions under jax.vmap: what a user who maps a single render gets.
+        mapped = (0, 0, None)
+        timed["vmap_forward"] = (jax.jit(jax.vmap(forward_fn, mapped)), (v, c, t))
+        timed["vmap_forward_backward"] = (jax.jit(jax.vmap(forward_backward_fn, mapped)), (v, c, t))
     if soft and batch == 1:
         # Silhouette loss through soft_silhouette (sigma 1 px), searching the triangles at the
         # hard outline only, or all of them.
@@ -189,6 +206,7 @@ def main():
     )
     parser.add_argument("--cull", action="store_true", help="cull back faces")
     parser.add_argument("--soft", action="store_true", help="also time soft_silhouette")
+    parser.add_argument("--vmap", action="store_true", help="also time jax.vmap of one image")
     parser.add_argument("--only", choices=["large", "small"], help="one mesh only")
     args = parser.parse_args()
     repeats = 3 if args.quick else 10
@@ -212,6 +230,7 @@ def main():
                 cull=args.cull,
                 stages=args.stages,
                 soft=args.soft,
+                vmap=args.vmap,
             )
             results.append(r)
             print(json.dumps(r), flush=True)

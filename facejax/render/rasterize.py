@@ -35,6 +35,7 @@ import math
 import jax
 import jax.numpy as jnp
 from flax import struct
+from jax import custom_batching
 
 from facejax.render import tiles
 
@@ -159,33 +160,19 @@ def rasterize(
     flat = screen_vertices.reshape((-1,) + screen_vertices.shape[-2:])
     triangles = triangles.astype(jnp.int32)
 
-    def visible(chunk):  # [b, V, 3] -> triangle_id [b, H, W], overflow [b]
-        return _visible_triangles(
-            chunk,
-            triangles,
-            height,
-            width,
-            cull_backfaces=cull_backfaces,
-            perspective_correct=perspective_correct,
-            near=near,
-            window=window,
-            max_tiles=max_tiles,
-        )
-
+    visibility = _batched_visibility(
+        height,
+        width,
+        cull_backfaces=cull_backfaces,
+        perspective_correct=perspective_correct,
+        near=near,
+        window=window,
+        max_tiles=max_tiles,
+        batch_chunk=batch_chunk,
+    )
     # Visibility carries no gradient; only it is chunked, so the loop has nothing to
     # differentiate. The interpolation below is cheap and runs on the whole batch at once.
-    fixed = jax.lax.stop_gradient(flat)
-    num_images = flat.shape[0]
-    if num_images <= batch_chunk:
-        triangle_id, overflow = visible(fixed)
-    else:
-        num_chunks = -(-num_images // batch_chunk)
-        padding = num_chunks * batch_chunk - num_images
-        padded = jnp.concatenate([fixed, jnp.broadcast_to(fixed[:1], (padding,) + fixed.shape[1:])])
-        chunks = padded.reshape((num_chunks, batch_chunk) + fixed.shape[1:])
-        triangle_id, overflow = jax.lax.map(visible, chunks)
-        triangle_id = triangle_id.reshape((-1, height, width))[:num_images]
-        overflow = overflow.reshape(-1)[:num_images]
+    triangle_id, overflow = visibility(jax.lax.stop_gradient(flat), triangles)
     barycentric, depth, mask = _interpolate_geometry(
         flat, triangles, triangle_id, perspective_correct=perspective_correct
     )
@@ -196,6 +183,48 @@ def rasterize(
         mask=mask.reshape(batch_shape + (height, width)),
         overflow_count=overflow.reshape(batch_shape),
     )
+
+
+def _batched_visibility(height, width, *, batch_chunk, **options):
+    """``visibility(vertices [N, V, 3], triangles [F, 3]) -> (triangle_id [N, H, W], overflow [N])``.
+
+    The ``N`` images go through ``_visible_triangles`` ``batch_chunk`` at a time (a
+    ``jax.lax.map`` over the chunks). Under ``jax.vmap`` the mapped images join the ``N`` and
+    are chunked the same way (a ``custom_vmap`` rule): vmapping a single-image render costs what
+    the native batch does, where plain batching would test every image's pixels at once (3x
+    slower per image on CPU for 8 face images, issue 16).
+    """
+
+    def visible(chunk, triangles):  # [b, V, 3] -> triangle_id [b, H, W], overflow [b]
+        return _visible_triangles(chunk, triangles, height, width, **options)
+
+    @custom_batching.custom_vmap
+    def visibility(vertices, triangles):
+        num_images = vertices.shape[0]
+        if num_images <= batch_chunk:
+            return visible(vertices, triangles)
+        num_chunks = -(-num_images // batch_chunk)
+        padding = num_chunks * batch_chunk - num_images
+        filler = jnp.broadcast_to(vertices[:1], (padding,) + vertices.shape[1:])
+        padded = jnp.concatenate([vertices, filler])
+        chunks = padded.reshape((num_chunks, batch_chunk) + vertices.shape[1:])
+        triangle_id, overflow = jax.lax.map(lambda chunk: visible(chunk, triangles), chunks)
+        triangle_id = triangle_id.reshape((-1, height, width))[:num_images]
+        return triangle_id, overflow.reshape(-1)[:num_images]
+
+    @visibility.def_vmap
+    def _vmap_rule(axis_size, in_batched, vertices, triangles):
+        vertices_batched, triangles_batched = in_batched
+        if triangles_batched:  # a mesh per mapped image: no shared table, batch plainly
+            vertices_axis = 0 if vertices_batched else None
+            mapped = jax.vmap(visibility.fun, (vertices_axis, 0))(vertices, triangles)
+            return mapped, (True, True)
+        num_images = vertices.shape[1]
+        triangle_id, overflow = visibility(vertices.reshape((-1,) + vertices.shape[2:]), triangles)
+        triangle_id = triangle_id.reshape((axis_size, num_images, height, width))
+        return (triangle_id, overflow.reshape(axis_size, num_images)), (True, True)
+
+    return visibility
 
 
 def _check_inputs(screen_vertices, triangles, height, width, window, max_tiles, batch_chunk):

@@ -142,7 +142,8 @@ def rasterize(
       batch_chunk: images whose visibility is computed together (static; a ``jax.lax.map`` runs
         over the chunks). ``None``: ``default_batch_chunk``: 1 on CPU, where more at once only
         thrashes the cache (5x slower per image for 32 face images), about 16M pixel tests on
-        accelerators. Pass the batch size to do all at once.
+        accelerators. Pass the batch size to do all at once. Under ``jax.vmap`` the mapped
+        images join the batch and are chunked with it.
 
     Returns:
       ``Fragments`` with ``[..., H, W]`` maps.
@@ -186,7 +187,8 @@ def rasterize(
 
 
 def _batched_visibility(height, width, *, batch_chunk, **options):
-    """``visibility(vertices [N, V, 3], triangles [F, 3]) -> (triangle_id [N, H, W], overflow [N])``.
+    """``visibility(vertices [N, V, 3], triangles [F, 3])`` -> ``(triangle_id [N, H, W],
+    overflow [N])``.
 
     The ``N`` images go through ``_visible_triangles`` ``batch_chunk`` at a time (a
     ``jax.lax.map`` over the chunks). Under ``jax.vmap`` the mapped images join the ``N`` and

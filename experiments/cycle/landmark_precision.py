@@ -40,11 +40,7 @@ def main() -> None:
 
     config = load_run_config(args.workdir)
     predict, model3d = cycle.load_predictor(config, args.workdir)
-    builder = datasets.prepare_builder(
-        config.data.builder, config.data.config, config.data.data_dir,
-        manual_dir=config.data.manual_dir, model=config.model3d,
-        image_size=config.data.image_size,
-    )  # fmt: skip
+    builder = datasets.prepare_dataset(config)[0]
     names = clip_evaluation.EVAL_FEATURES + clip_evaluation.TRUTH_EVAL_FEATURES
     clips = datasets.read_split(builder.as_data_source("test"), names)
     data = clip_evaluation.frames_of_clips(clips)

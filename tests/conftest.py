@@ -3,19 +3,37 @@
 Fake CPU devices must be requested before JAX initialises its backends, so the flag is set
 at import time, before anything imports jax. Four devices are there for the tests that shard
 or pmap; every other test runs on device 0 as usual.
+
+XLA's CPU compiler runs at its lowest optimisation level (``QUICK_XLA_FLAGS``), in this process
+and in the facejax processes tests start: the suite is mostly compilation, and no test
+measures speed. Numerical tests hold at it with their named tolerances.
 """
 
 import os
 
-_FLAG = "--xla_force_host_platform_device_count=4"
-if _FLAG not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _FLAG).strip()
+# XLA's CPU compiler at its lowest optimisation level: a smoke run or a notebook is mostly
+# compilation (about half the time at the default level; a third of the cycle recipe's tests).
+QUICK_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+_FLAGS = ("--xla_force_host_platform_device_count=4", *QUICK_XLA_FLAGS.split())
+for _flag in _FLAGS:
+    if _flag.split("=")[0] not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_jax_caches():
+    """Drops JAX's compiled functions after each test module. A worker that kept every module's
+    executables ran later modules up to 2.5x slower (the damaged-checkpoint tests after the
+    cycle recipe's: 34 s against 17 s); the cost is that a function two modules share compiles
+    twice."""
+    yield
+    jax.clear_caches()
 
 
 @pytest.fixture
@@ -33,11 +51,6 @@ def four_devices():
     return devices[:4]
 
 
-# XLA's CPU compiler at its lowest optimisation level: a smoke run or a notebook is mostly
-# compilation (about half the time at the default level), and no test measures speed.
-QUICK_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
-
-
 @pytest.fixture(scope="session")
 def quick_subprocess_env(tmp_path_factory):
     """The environment of a test that runs facejax in a process of its own (a smoke training,
@@ -51,7 +64,7 @@ def quick_subprocess_env(tmp_path_factory):
     cache.mkdir(exist_ok=True)
     return {
         **os.environ,
-        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {QUICK_XLA_FLAGS}".strip(),
+        "XLA_FLAGS": os.environ["XLA_FLAGS"],  # the quick flags, set above
         "JAX_PLATFORMS": "cpu",
         "JAX_COMPILATION_CACHE_DIR": str(cache),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",

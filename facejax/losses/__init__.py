@@ -10,7 +10,8 @@ identical vectors).
   :func:`margin_softmax_loss` (ArcFace, CosFace);
 * Siamese: :func:`contrastive_loss` (Hadsell et al. 2006);
 * geometry: :func:`squared_vertex_error`, :func:`mean_vertex_distance`, :func:`landmark_loss`
-  (optionally robust), :func:`scale_aligned_squared_error` (shape up to position and size);
+  (optionally robust), :func:`scale_aligned_squared_error` (shape up to position and size),
+  :func:`similarity_aligned_landmark_loss` (2D landmark shape up to an in-plane similarity);
 * rendering: :func:`photometric_loss`;
 * cycles: :func:`cycle_consistency_loss`; within a clip: :func:`clip_consistency_loss`;
 * priors: :func:`coefficient_prior`;
@@ -21,7 +22,10 @@ a Euclidean distance, not optax's half squared error) and ``softmax_cross_entrop
 labels, where optax's function of that name takes one-hot ones).
 """
 
-from facejax.losses.aligned import scale_aligned_squared_error
+from facejax.losses.aligned import (
+    scale_aligned_squared_error,
+    similarity_aligned_landmark_loss,
+)
 from facejax.losses.consistency import clip_consistency_loss
 from facejax.losses.contrastive import DISTANCES, contrastive_loss, pair_distance
 from facejax.losses.cycle import CYCLE_KINDS, cycle_consistency_loss
@@ -70,6 +74,7 @@ __all__ = [
     "pixel_distance",
     "robust_penalty",
     "scale_aligned_squared_error",
+    "similarity_aligned_landmark_loss",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
     "squared_vertex_error",

@@ -63,6 +63,8 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 "photometric_kind": "l2",  # or "l1", "squared"
                 "w_photometric": 1.0,  # colour distance in [0, 1] units
                 "w_landmarks": 0.05,  # squared % of the image side
+                # The landmarks after the best in-plane similarity (their shape), same units.
+                "w_landmark_shape": 0.0,
                 "w_identity_prior": 1e-3,  # 0.5 |c|^2, coefficients in standard deviations
                 "w_expression_prior": 1e-3,
                 "w_albedo_prior": 1e-3,

@@ -7,7 +7,10 @@ clip. Its loss, per pair, is a weighted sum of
 
 * **photometric**: each frame against its rendering (the face region of the rendered mask,
   colour distance, ``losses.photometric_loss``);
-* **landmarks**: the projected 68 landmarks against the frame's 2D landmarks;
+* **landmarks**: the projected 68 landmarks against the frame's 2D landmarks; and
+  **landmark shape**: the same after the best in-plane similarity
+  (``losses.similarity_aligned_landmark_loss``), so that the pose's error does not drown the
+  shape's (``w_landmark_shape``, 0 unless set);
 * **priors**: ``0.5 |c|^2`` of the identity, expression and albedo coefficients;
 * **identity consistency**: the two frames' identity codes against each other
   (``losses.clip_consistency_loss``);
@@ -125,6 +128,10 @@ def make_loss_fn(net, model3d, config):
             ),
             # Percent of the image side, so the weight does not depend on the image size.
             "landmarks": losses.landmark_loss(
+                rendered.landmarks * (100.0 / size), landmarks * (100.0 / size), visibility
+            ),
+            # The landmarks' shape alone (up to position, size and roll), same units.
+            "landmark_shape": losses.similarity_aligned_landmark_loss(
                 rendered.landmarks * (100.0 / size), landmarks * (100.0 / size), visibility
             ),
             "identity_prior": losses.coefficient_prior(codes.identity),

@@ -38,22 +38,7 @@ def scale_aligned_squared_error(pred, target, weights=None) -> Array:
     Returns:
       ``[...]`` losses; 0 for a face whose weights are all 0 or whose prediction is a point.
     """
-    pred, target = at_least_float32(pred), at_least_float32(target)
-    if pred.shape != target.shape or pred.ndim < 2 or pred.shape[-1] != 3:
-        raise ValueError(
-            "scale_aligned_squared_error: pred and target must both be [..., V, 3], got "
-            f"{pred.shape} and {target.shape}"
-        )
-    if weights is None:
-        weights = jnp.ones(pred.shape[:-1], pred.dtype)
-    weights = jnp.broadcast_to(jnp.asarray(weights, pred.dtype), pred.shape[:-1])
-    pred, target = keep(weights, pred), keep(weights, target)
-
-    def centred(points):
-        centre = masked_mean(points, weights[..., None] * jnp.ones_like(points), axis=-2)
-        return points - centre[..., None, :]
-
-    p, t = centred(pred), centred(target)
+    p, t, weights = _centred_pair("scale_aligned_squared_error", pred, target, weights, 3)
     w = weights[..., None]
     spread = jnp.sum(w * p * p, axis=(-2, -1))
     ok = spread > 0
@@ -83,22 +68,8 @@ def similarity_aligned_landmark_loss(pred, target, visibility=None) -> Array:
     Returns:
       ``[...]`` losses (squared pixels); 0 where every weight is 0 or the prediction is a point.
     """
-    pred, target = at_least_float32(pred), at_least_float32(target)
-    if pred.shape != target.shape or pred.ndim < 2 or pred.shape[-1] != 2:
-        raise ValueError(
-            "similarity_aligned_landmark_loss: pred and target must both be [..., L, 2], got "
-            f"{pred.shape} and {target.shape}"
-        )
-    if visibility is None:
-        visibility = jnp.ones(pred.shape[:-1], pred.dtype)
-    weights = jnp.broadcast_to(jnp.asarray(visibility, pred.dtype), pred.shape[:-1])
-    pred, target = keep(weights, pred), keep(weights, target)
-
-    def centred(points):
-        centre = masked_mean(points, weights[..., None] * jnp.ones_like(points), axis=-2)
-        return points - centre[..., None, :]
-
-    p, t = centred(pred), centred(target)
+    name = "similarity_aligned_landmark_loss"
+    p, t, weights = _centred_pair(name, pred, target, visibility, 2)
     px, py, tx, ty = p[..., 0], p[..., 1], t[..., 0], t[..., 1]
     spread = jnp.sum(weights * (px * px + py * py), axis=-1)
     ok = spread > 0
@@ -108,3 +79,25 @@ def similarity_aligned_landmark_loss(pred, target, visibility=None) -> Array:
     b = jnp.where(ok, jnp.sum(weights * (px * ty - py * tx), axis=-1) / safe, 0.0)[..., None]
     residual = jnp.square(a * px - b * py - tx) + jnp.square(b * px + a * py - ty)
     return masked_mean(residual, weights)
+
+
+def _centred_pair(name, pred, target, weights, dims):
+    """``(p, t, weights)``: ``pred`` and ``target`` checked to be ``[..., N, dims]``, points of
+    weight 0 zeroed (NaN included), each centred on its weighted mean."""
+    pred, target = at_least_float32(pred), at_least_float32(target)
+    if pred.shape != target.shape or pred.ndim < 2 or pred.shape[-1] != dims:
+        points = "V, 3" if dims == 3 else "L, 2"
+        raise ValueError(
+            f"{name}: pred and target must both be [..., {points}], got "
+            f"{pred.shape} and {target.shape}"
+        )
+    if weights is None:
+        weights = jnp.ones(pred.shape[:-1], pred.dtype)
+    weights = jnp.broadcast_to(jnp.asarray(weights, pred.dtype), pred.shape[:-1])
+    pred, target = keep(weights, pred), keep(weights, target)
+
+    def centred(points):
+        centre = masked_mean(points, weights[..., None] * jnp.ones_like(points), axis=-2)
+        return points - centre[..., None, :]
+
+    return centred(pred), centred(target), weights

@@ -64,7 +64,6 @@ def quick_subprocess_env(tmp_path_factory):
     cache.mkdir(exist_ok=True)
     return {
         **os.environ,
-        "XLA_FLAGS": os.environ["XLA_FLAGS"],  # the quick flags, set above
         "JAX_PLATFORMS": "cpu",
         "JAX_COMPILATION_CACHE_DIR": str(cache),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",

@@ -122,17 +122,17 @@ def make_loss_fn(net, model3d, config):
         landmarks = jnp.concatenate([batch["landmarks_a"], batch["landmarks_b"]])
         has = jnp.concatenate([batch["has_landmarks_a"], batch["has_landmarks_b"]])
         visibility = jnp.broadcast_to(has.astype(jnp.float32)[:, None], landmarks.shape[:2])
+        # Percent of the image side, so the weights do not depend on the image size.
+        to_pct = 100.0 / size
+        predicted_pct, landmarks_pct = rendered.landmarks * to_pct, landmarks * to_pct
         per_frame = {
             "photometric": losses.photometric_loss(
                 rendered.image, frames, rendered.face_mask, kind=weights.photometric_kind
             ),
-            # Percent of the image side, so the weight does not depend on the image size.
-            "landmarks": losses.landmark_loss(
-                rendered.landmarks * (100.0 / size), landmarks * (100.0 / size), visibility
-            ),
+            "landmarks": losses.landmark_loss(predicted_pct, landmarks_pct, visibility),
             # The landmarks' shape alone (up to position, size and roll), same units.
             "landmark_shape": losses.similarity_aligned_landmark_loss(
-                rendered.landmarks * (100.0 / size), landmarks * (100.0 / size), visibility
+                predicted_pct, landmarks_pct, visibility
             ),
             "identity_prior": losses.coefficient_prior(codes.identity),
             "expression_prior": losses.coefficient_prior(codes.expression),

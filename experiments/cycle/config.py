@@ -69,6 +69,9 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 "w_expression_prior": 1e-3,
                 "w_albedo_prior": 1e-3,
                 "w_identity_consistency": 0.1,
+                # Each frame's identity shape against its clip's, fitted to the clip's 2D
+                # landmarks before training (mm^2; facejax/recipes/clip_identity_targets.py).
+                "w_fitted_identity": 0.0,
                 "pose_cycle": True,
                 "expression_cycle": True,
                 "w_cycle_image": 1.0,  # mean absolute colour difference over the face

@@ -14,12 +14,16 @@ clip. Its loss, per pair, is a weighted sum of
 * **priors**: ``0.5 |c|^2`` of the identity, expression and albedo coefficients;
 * **identity consistency**: the two frames' identity codes against each other
   (``losses.clip_consistency_loss``);
+* **fitted identity** (``w_fitted_identity``, 0 unless set): each frame's identity shape against
+  that of its clip's identity fitted to the clip's 2D landmarks before training
+  (``facejax.recipes.clip_identity_targets``; mean squared vertex distance, mm^2);
 * **the pose cycle** and **the expression cycle** (``facejax.recipes.cycle_construction``):
   ``b``'s pose (or expression) is injected into ``a``'s codes, rendered over frame ``a``,
   re-encoded and reversed; the image rendered back must reproduce frame ``a`` (``_image``) and
   the re-encoded codes must be the injected ones (``_code``).
 
-Only images and 2D landmarks enter the loss (:data:`TRAIN_FEATURES`): no 3D ground truth. The
+Only images and 2D landmarks enter the loss (:data:`TRAIN_FEATURES`, and with the fitted identity
+its targets, made from the 2D landmarks alone): no 3D ground truth. The
 synthetic clips' truth is for evaluation on held-out people: identity and full shape RMSE with
 the mean face beside them, landmark NME (overall and by yaw), pose error in degrees beside a
 landmark-only fit's, and the pose/expression leakage (``facejax.recipes.clip_evaluation``).
@@ -35,7 +39,7 @@ import numpy as np
 
 from facejax import evaluation, losses, morphable, nn
 from facejax.formats import load_model
-from facejax.recipes import clip_evaluation, datasets, networks
+from facejax.recipes import clip_evaluation, clip_identity_targets, datasets, networks
 from facejax.recipes import cycle_construction as cc
 from facejax.train import (
     cast_images,
@@ -143,6 +147,10 @@ def make_loss_fn(net, model3d, config):
         terms["identity_consistency"] = losses.clip_consistency_loss(
             jnp.stack([codes_a.identity, codes_b.identity], axis=1)
         )
+        if weights.w_fitted_identity:  # static: needs the targets in the batch
+            terms["fitted_identity"] = fitted_identity_term(
+                model3d, codes_a.identity, codes_b.identity, batch
+            )
         encode = _encoder(net, variables, model3d, config.precision, train)
         cycles = {"pose_cycle": cc.pose_cycle, "expression_cycle": cc.expression_cycle}
         for name, run_cycle in cycles.items():
@@ -155,6 +163,19 @@ def make_loss_fn(net, model3d, config):
         return total, (metrics, new_batch_stats)
 
     return loss_fn
+
+
+def fitted_identity_term(model3d, identity_a, identity_b, batch):
+    """``[B]``: the two frames' identity shapes against their clip's fitted one (mean squared
+    vertex distance in mm^2, summed over the pair; 0 for a clip whose fit is not valid)."""
+    offset = jax.vmap(morphable.identity_offset, in_axes=(None, 0))
+    target = jax.lax.stop_gradient(offset(model3d, batch["fitted_identity"]))
+    valid = batch["fitted_identity_valid"].astype(target.dtype)
+    error = sum(
+        losses.squared_vertex_error(offset(model3d, identity), target)
+        for identity in (identity_a, identity_b)
+    )
+    return valid * error
 
 
 def _weight(weights, term: str) -> float:
@@ -227,9 +248,10 @@ def _mean_identity(source, model3d) -> np.ndarray:
     return datasets.mean_identity_coeffs(source)
 
 
-def train_data_fn(config, train_source):
+def train_data_fn(config, train_source, identity_targets=None):
     """``train_data()`` of facejax.train: frame pairs of the training clips, only
-    :data:`TRAIN_FEATURES` kept."""
+    :data:`TRAIN_FEATURES` kept, and their clips' fitted identities when ``identity_targets``
+    (``clip_identity_targets.ClipIdentities`` of ``train_source``) are given."""
     from facejax.data.pipeline import frame_pair_source, make_loader
 
     pairs = frame_pair_source(
@@ -238,13 +260,17 @@ def train_data_fn(config, train_source):
         seed=config.seed,
         num_pairs=len(train_source) * config.data.pairs_per_clip,
     )
+    features = TRAIN_FEATURES
+    if identity_targets is not None:
+        pairs = clip_identity_targets.ClipTargetPairs(pairs, identity_targets)
+        features = TRAIN_FEATURES + clip_identity_targets.FEATURES
 
     def train_data():
         return make_loader(
             pairs,
             batch_size=config.data.batch_size // jax.process_count(),
             seed=config.seed,
-            features=TRAIN_FEATURES,
+            features=features,
         )
 
     return train_data
@@ -259,6 +285,11 @@ def train_and_evaluate(config, workdir) -> dict:
     train_source = builder.as_data_source("train")
     test_source = builder.as_data_source("test")
     mean_identity = _mean_identity(train_source, model3d)
+    identity_targets = None
+    if config.loss.w_fitted_identity:
+        identity_targets = clip_identity_targets.cached_clip_identities(
+            model3d, train_source, config.data.image_size, workdir, model_name=config.model3d
+        )
     results: dict = {}
 
     def eval_fn(state, step):
@@ -273,7 +304,7 @@ def train_and_evaluate(config, workdir) -> dict:
         workdir,
         init_fn=networks.make_init_fn(net, model3d, config.data.image_size),
         loss_fn=make_loss_fn(net, model3d, config),
-        train_data=train_data_fn(config, train_source),
+        train_data=train_data_fn(config, train_source, identity_targets),
         eval_fn=eval_fn,
     )
     if jax.process_index() == 0:

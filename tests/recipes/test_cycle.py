@@ -69,6 +69,60 @@ def test_no_3d_truth_reaches_the_loss(data_dir):
     assert loss(moved) != both_cycles
 
 
+def test_fitted_identity_targets_come_from_2d_landmarks_only(data_dir, tmp_path):
+    from facejax import morphable
+    from facejax.formats import load_model
+    from facejax.recipes import clip_identity_targets, cycle, networks
+
+    config = _config(
+        data_dir, "data.batch_size=2", "model.width=4", "model.branch_width=8",
+        "loss.w_fitted_identity=0.1", "loss.pose_cycle=False", "loss.expression_cycle=False",
+    )  # fmt: skip
+    model3d = morphable.to_device(load_model(config.model3d))
+    train_source = cycle._prepare_data(config).as_data_source("train")
+    fit = dict(model_name=config.model3d, clips_per_batch=4)
+    targets = clip_identity_targets.cached_clip_identities(
+        model3d, train_source, 32, str(tmp_path / "full"), **fit
+    )
+    # The same targets from clips stripped to their 2D landmarks: nothing else is read.
+    stripped = [
+        {k: train_source[i][k] for k in ("landmarks", "has_landmarks")}
+        for i in range(len(train_source))
+    ]
+    alone = clip_identity_targets.cached_clip_identities(
+        model3d, stripped, 32, str(tmp_path / "stripped"), **fit
+    )
+    np.testing.assert_array_equal(targets.identity, alone.identity)
+    assert targets.valid.any()
+
+    loader = cycle.train_data_fn(config, train_source, targets)()
+    batch = next(loader)
+    loader.close()
+    assert set(batch) == set(cycle.TRAIN_FEATURES) | set(clip_identity_targets.FEATURES)
+    net = cycle.create_network(config)
+    variables = networks.make_init_fn(net, model3d, 32)(jax.random.key(0))
+    loss_fn = jax.jit(cycle.make_loss_fn(net, model3d, config), static_argnames="train")
+
+    def terms(b):
+        _, (metrics, _) = loss_fn(variables["params"], variables["batch_stats"], b, None)
+        return {k: float(v) for k, v in metrics.items()}
+
+    base = terms(batch)
+    assert np.isfinite(base["loss_fitted_identity"]) and base["loss_fitted_identity"] > 0
+    # The term reads the target, and a clip whose fit is not valid counts for nothing.
+    moved = dict(batch, fitted_identity=batch["fitted_identity"] + 1.0)
+    assert terms(moved)["loss_fitted_identity"] != base["loss_fitted_identity"]
+    invalid = dict(batch, fitted_identity_valid=np.zeros_like(batch["fitted_identity_valid"]))
+    assert terms(invalid)["loss_fitted_identity"] == 0.0
+    # Its gradient reaches the identity branch.
+    grads = jax.grad(
+        lambda p: loss_fn(p, variables["batch_stats"], batch, None)[1][0]["loss_fitted_identity"]
+    )(variables["params"])
+    leaves = jax.tree_util.tree_leaves_with_path(grads)
+    assert any("identity" in jax.tree_util.keystr(path) and np.abs(g).max() > 0
+               for path, g in leaves)  # fmt: skip
+
+
 def test_train_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, capsys):
     from facejax.recipes import cycle
 

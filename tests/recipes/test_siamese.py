@@ -219,3 +219,18 @@ def test_train_resume_evaluate_and_reconstruct_through_the_cli(tmp_path, monkeyp
     assert vertices.shape[1] == 3 and len(triangles) > 0
     assert np.load(out / "photo_embedding.npy").shape == (10,)  # synthetic:small's Ki
     capsys.readouterr()
+
+
+def test_config_variants():
+    from facejax.cli.train import load_config
+
+    small = load_config("experiments/siamese/config.py:small", [])
+    medium = load_config("experiments/siamese/config.py:medium", [])
+    # medium is small with the larger synthetic benchmark and twice the steps, nothing else.
+    assert (small.data.config, medium.data.config) == ("small_frontal", "medium_frontal")
+    assert medium.num_steps == 2 * small.num_steps
+    assert medium.loss.to_dict() == small.loss.to_dict()
+    assert medium.model.to_dict() == small.model.to_dict()
+    assert medium.data.batch_size == small.data.batch_size
+    with pytest.raises(ValueError, match="unknown variant 'large'"):
+        load_config("experiments/siamese/config.py:large", [])

@@ -142,12 +142,16 @@ def test_bad_clip_options_are_refused():
         SyntheticClipsConfig(name="x", num_frames=1, num_keyframes=2)
 
 
-def test_small_frontal_clips_keep_the_head_within_45_degrees():
+def test_frontal_clips_keep_the_head_within_45_degrees():
     from facejax.data.builders.synthetic_clips import SyntheticClips, sample_pose_keyframes
 
-    config = next(c for c in SyntheticClips.BUILDER_CONFIGS if c.name == "small_frontal")
-    people = (config.num_train_identities, config.num_test_identities, config.clips_per_identity)
-    assert people == (1500, 200, 1) and config.image_size == 64
+    configs = {c.name: c for c in SyntheticClips.BUILDER_CONFIGS}
+    for name, train_people in (("small_frontal", 1500), ("medium_frontal", 4000)):
+        c = configs[name]
+        people = (c.num_train_identities, c.num_test_identities, c.clips_per_identity)
+        assert people == (train_people, 200, 1) and c.image_size == 64, name
+        assert c.scene == configs["small_frontal"].scene, name
+    config = configs["small_frontal"]
     keys = jax.vmap(
         lambda k: sample_pose_keyframes(k, config.scene, config.num_keyframes, config.max_step_deg)
     )(jax.random.split(jax.random.key(0), 400))

@@ -232,6 +232,19 @@ class SyntheticClips(SyntheticBuilder):
             clips_per_identity=1,
             scene=scenes.SceneConfig(yaw_deg=45.0),
         ),
+        # small_frontal with 4,000 training people: with identity targets a network learned
+        # small_frontal's 1,500 training people rather than shape (experiments/cycle/README.md).
+        SyntheticClipsConfig(
+            name="medium_frontal",
+            description=(
+                "CPU runs: 64x64, 4,000 train + 200 test people x 1 clip x 8 frames, |yaw| <= 45 "
+                "degrees."
+            ),
+            num_train_identities=4000,
+            num_test_identities=200,
+            clips_per_identity=1,
+            scene=scenes.SceneConfig(yaw_deg=45.0),
+        ),
         SyntheticClipsConfig(
             name="full",
             description="GPUs: 112x112, 2,000 train + 200 test people x 4 clips x 8 frames.",

@@ -20,6 +20,7 @@ has them: no 3D ground truth.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -92,20 +93,12 @@ def fit_clip_identities(
     identity = np.zeros((num_clips, model3d.num_identity), np.float32)
     error = np.full((num_clips,), np.nan, np.float32)
 
-    @jax.jit
-    def fit(points, w):
-        result = fitting.fit_joint(
-            model3d, points, w, image_size=(image_size, image_size), config=config
-        )
-        error = jnp.nanmean(jnp.where(w.any(-1), result.landmark_error, jnp.nan), axis=-1)
-        return result.params.identity[:, 0], error
-
     for start in range(0, num_clips, clips_per_batch):
         stop = min(start + clips_per_batch, num_clips)
         pad = clips_per_batch - (stop - start)
         points = np.pad(landmarks[start:stop], ((0, pad), (0, 0), (0, 0), (0, 0)))
         w = np.pad(weights[start:stop], ((0, pad), (0, 0), (0, 0))).astype(np.float32)
-        fitted, err = jax.device_get(fit(points, w))
+        fitted, err = jax.device_get(_fit_batch(model3d, points, w, image_size, config))
         identity[start:stop], error[start:stop] = fitted[: stop - start], err[: stop - start]
     valid = (
         np.all(np.isfinite(identity), axis=-1)
@@ -114,6 +107,18 @@ def fit_clip_identities(
     )
     identity[~valid] = 0.0
     return ClipIdentities(identity, valid, error)
+
+
+@functools.partial(jax.jit, static_argnames=("image_size", "config"))
+def _fit_batch(model3d, points, weights, image_size: int, config: fitting.FitConfig):
+    """``(identity [P, K], mean landmark error [P] px)`` of a batch of clips, fitted jointly;
+    compiled once per model structure, batch shape, image size and config (not per call)."""
+    result = fitting.fit_joint(
+        model3d, points, weights, image_size=(image_size, image_size), config=config
+    )
+    has = weights.any(-1)
+    error = jnp.nanmean(jnp.where(has, result.landmark_error, jnp.nan), axis=-1)
+    return result.params.identity[:, 0], error
 
 
 def read_clip_landmarks(source) -> tuple[np.ndarray, np.ndarray]:

@@ -47,6 +47,11 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 "batch_size": 16,  # frame pairs
                 "max_gap": 7,  # frames between the two of a pair, at most
                 "pairs_per_clip": 8,  # pairs drawn per clip and epoch
+                # Training augmentation, one draw per pair (recipes/cycle.py, augment_config):
+                # zoom in [1 - zoom, 1 + zoom], shift up to max_shift of the side, colour jitter.
+                "zoom": 0.0,
+                "max_shift": 0.0,
+                "color_jitter": 0.0,
             }
         )
         config.model = ml_collections.ConfigDict(

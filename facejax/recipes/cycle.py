@@ -248,6 +248,27 @@ def _mean_identity(source, model3d) -> np.ndarray:
     return datasets.mean_identity_coeffs(source)
 
 
+def augment_config(config):
+    """The training pairs' augmentation of ``config.data`` (None when it is all off): a zoom in
+    ``[1 - zoom, 1 + zoom]``, a shift of up to ``max_shift`` of the side and colour jitter, one draw
+    for both frames of a pair. The pose is predicted, never a target, and the landmarks move with
+    the image, so a crop changes no label; the clip's fitted identity does not change with it.
+    No flips: the fitted identity would have to be mirrored with it."""
+    from facejax.data.pipeline import AugmentConfig
+
+    d = config.data
+    if not (d.zoom or d.max_shift or d.color_jitter):
+        return None
+    return AugmentConfig(
+        crop_scale=(1.0 - d.zoom, 1.0 + d.zoom),
+        max_shift=d.max_shift,
+        flip_prob=0.0,
+        color_jitter=d.color_jitter,
+        share_across_views=True,
+        passthrough=clip_identity_targets.FEATURES,
+    )
+
+
 def train_data_fn(config, train_source, identity_targets=None):
     """``train_data()`` of facejax.train: frame pairs of the training clips, only
     :data:`TRAIN_FEATURES` kept, and their clips' fitted identities when ``identity_targets``
@@ -264,12 +285,14 @@ def train_data_fn(config, train_source, identity_targets=None):
     if identity_targets is not None:
         pairs = clip_identity_targets.ClipTargetPairs(pairs, identity_targets)
         features = TRAIN_FEATURES + clip_identity_targets.FEATURES
+    augment = augment_config(config)
 
     def train_data():
         return make_loader(
             pairs,
             batch_size=config.data.batch_size // jax.process_count(),
             seed=config.seed,
+            augment=augment,
             features=features,
         )
 

@@ -185,6 +185,43 @@ def test_train_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, capsys)
     assert pred["expression"].shape == (2, 10)
 
 
+def test_augmentation_moves_both_frames_alike_and_keeps_the_targets(data_dir, tmp_path):
+    from facejax import morphable
+    from facejax.formats import load_model
+    from facejax.recipes import clip_identity_targets, cycle
+
+    sets = ("data.batch_size=4", "loss.w_fitted_identity=0.1")
+    plain = _config(data_dir, *sets)
+    augmented = _config(
+        data_dir, *sets, "data.zoom=0.1", "data.max_shift=0.05", "data.color_jitter=0.2"
+    )
+    assert cycle.augment_config(plain) is None
+    model3d = morphable.to_device(load_model(plain.model3d))
+    train_source = cycle._prepare_data(plain).as_data_source("train")
+    targets = clip_identity_targets.cached_clip_identities(
+        model3d, train_source, 32, str(tmp_path), model_name=plain.model3d, clips_per_batch=4
+    )
+    batches = []
+    for config in (plain, augmented):
+        loader = cycle.train_data_fn(config, train_source, targets)()
+        batches.append(next(loader))
+        loader.close()
+    before, after = batches
+    # Only the view's (never set) flip flag joins the 2D features and the targets.
+    assert set(after) == set(before) | {"flipped_a", "flipped_b"}
+    assert not after["flipped_a"].any() and not after["flipped_b"].any()
+    # The same pairs (one shuffle seed), their clips' targets as they were ...
+    np.testing.assert_array_equal(after["fitted_identity"], before["fitted_identity"])
+    assert not np.array_equal(after["image_a"], before["image_a"])
+    # ... and one similarity of the image per pair, applied to both frames' landmarks.
+    for i in range(4):
+        src = np.concatenate([before["landmarks_a"][i], np.ones((68, 1))], axis=1)
+        matrix, *_ = np.linalg.lstsq(src, after["landmarks_a"][i], rcond=None)
+        assert not np.allclose(matrix[:2], np.eye(2), atol=1e-3)
+        src_b = np.concatenate([before["landmarks_b"][i], np.ones((68, 1))], axis=1)
+        np.testing.assert_allclose(src_b @ matrix, after["landmarks_b"][i], atol=1e-3)
+
+
 def test_config_variants_and_overrides():
     with pytest.raises(ValueError, match="unknown variant"):
         load_config("experiments/cycle/config.py:huge")
@@ -195,5 +232,6 @@ def test_config_variants_and_overrides():
     assert small.model.encoder == "spatial_cnn"
     full = load_config("experiments/cycle/config.py:full")
     assert full.data.builder == "facejax_identity_clips" and full.precision == "bfloat16"
+    assert small.data.zoom == small.data.max_shift == small.data.color_jitter == 0.0
     off = load_config(CONFIG, ["loss.pose_cycle=False"])
     assert off.loss.pose_cycle is False and off.loss.expression_cycle is True

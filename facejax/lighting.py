@@ -30,8 +30,10 @@ so that a uniform white environment of radiance 1 (``sh_coeffs[0] = 2 sqrt(pi)``
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 
 NUM_SH_COEFFS = 9
 
@@ -95,8 +97,44 @@ def shading(normals, sh_coeffs):
       ``[..., 3]`` shading per channel (1 under uniform white light of radiance 1). Not clamped:
       lights with negative lobes can give negative values, as in the SH model itself.
     """
+    return _shading(normals, sh_coeffs)
+
+
+def _weights(normals, sh_coeffs):
+    """``[9, 3]``: each basis function's weight per channel, ``(A_l / pi) * Y-constant * L``."""
     factors = jnp.asarray(SH_CONSTANTS * LAMBERT_FACTORS, dtype=normals.dtype)
-    return jnp.einsum("...k,k,kc->...c", _monomials(normals), factors, sh_coeffs)
+    return factors[:, None] * sh_coeffs
+
+
+@jax.custom_jvp
+def _shading(normals, sh_coeffs):
+    # The nine terms as fused multiply-adds per vertex: XLA's CPU dot over a contraction of 9
+    # took 60 ms for 32 x 35,709 normals, these 1 ms (benchmarks/image_formation_stages.py).
+    weights = _weights(normals, sh_coeffs)
+    x, y, z = (normals[..., i : i + 1] for i in range(3))
+    terms = (1.0, y, z, x, x * y, y * z, 3.0 * z * z - 1.0, x * z, x * x - y * y)
+    shape = (1,) * (normals.ndim - 1) + (3,)
+    return sum(term * weights[k].reshape(shape) for k, term in enumerate(terms))
+
+
+def _shading_jvp(primals, tangents):
+    normals, sh_coeffs = primals
+    d_normals, d_sh = tangents
+    out = _shading(normals, sh_coeffs)
+    factors = jnp.asarray(SH_CONSTANTS * LAMBERT_FACTORS, dtype=normals.dtype)
+    # The tangents as dots over the 9 basis functions: their transposes (the gradients, summed
+    # over every vertex for the coefficients) are what XLA runs fast. A zero tangent (constant
+    # lighting or normals) costs nothing.
+    terms = []
+    if not isinstance(d_normals, SymbolicZero):
+        d_monomials = jax.jvp(_monomials, (normals,), (d_normals,))[1]
+        terms.append(jnp.einsum("...k,k,kc->...c", d_monomials, factors, sh_coeffs))
+    if not isinstance(d_sh, SymbolicZero):
+        terms.append(jnp.einsum("...k,k,kc->...c", _monomials(normals), factors, d_sh))
+    return out, sum(terms) if terms else jnp.zeros_like(out)
+
+
+_shading.defjvp(_shading_jvp, symbolic_zeros=True)
 
 
 def shade(albedo, normals, sh_coeffs):

@@ -230,6 +230,9 @@ def test_config_variants_and_overrides():
     small = load_config("experiments/cycle/config.py:small")
     assert small.data.config == "small_frontal" and small.model3d == "synthetic"
     assert small.model.encoder == "spatial_cnn"
+    medium = load_config("experiments/cycle/config.py:medium")
+    assert medium.data.config == "medium_frontal" and medium.loss.w_fitted_identity == 0.1
+    assert medium.loss.pose_cycle and medium.loss.expression_cycle
     full = load_config("experiments/cycle/config.py:full")
     assert full.data.builder == "facejax_identity_clips" and full.precision == "bfloat16"
     assert small.data.zoom == small.data.max_shift == small.data.color_jitter == 0.0

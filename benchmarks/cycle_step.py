@@ -12,6 +12,10 @@ uncontended cost) and compile times.
 Run:
   python benchmarks/cycle_step.py                  # the small variant, prints JSON
   python benchmarks/cycle_step.py --variant smoke --repeats 5
+  python benchmarks/cycle_step.py --variant full   # ResNet-50, bf16, 112 px, 64 pairs (GPU)
+
+With XLA's FLOP count of each lowered step (benchmarks/step_timing.py), its TFLOP/s and, on an
+H200, the share of the dense bf16 peak (model FLOPs utilisation).
 """
 
 from __future__ import annotations
@@ -20,25 +24,14 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-
-def _timed(fn, args, repeats):
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - start
-    jax.block_until_ready(compiled(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        times.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(times), "min_s": min(times), "compile_s": compile_s}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from step_timing import timed  # noqa: E402
 
 
 def main() -> None:
@@ -83,10 +76,10 @@ def main() -> None:
         "pairs_per_step": pairs,
         "image_size": size,
         "num_vertices": int(model3d.mean_shape.shape[0]),
-        "step_both_cycles": _timed(
+        "step_both_cycles": timed(
             step_fn({"pose_cycle": True, "expression_cycle": True}), state, args.repeats
         ),
-        "step_no_cycle": _timed(
+        "step_no_cycle": timed(
             step_fn({"pose_cycle": False, "expression_cycle": False}), state, args.repeats
         ),
     }
@@ -99,13 +92,15 @@ def main() -> None:
 
         return jax.grad(total)(codes)
 
-    results["render_2b_faces_fwd_bwd"] = _timed(render_grad, (codes, images), args.repeats)
+    results["render_2b_faces_fwd_bwd"] = timed(render_grad, (codes, images), args.repeats)
     step = results["step_both_cycles"]["min_s"]
     results["frames_per_second_both_cycles"] = 2 * pairs / step
     results["machine"] = {
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "backend": jax.default_backend(),
+        "device": jax.devices()[0].device_kind,
+        "jax": jax.__version__,
         "load_average": os.getloadavg(),
     }
     print(json.dumps(results, indent=1))

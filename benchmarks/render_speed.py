@@ -16,6 +16,7 @@ Run:
   python benchmarks/render_speed.py --batch-chunk 1      # one image at a time
   python benchmarks/render_speed.py --soft     # also soft_silhouette (batch 1 cases)
   python benchmarks/render_speed.py --vmap     # also jax.vmap of the one-image functions
+  python benchmarks/render_speed.py --only large --batch 64   # the GPU goal's batch
 
 Each result line is JSON; the last line gathers them with the machine.
 """
@@ -208,9 +209,10 @@ def main():
     parser.add_argument("--soft", action="store_true", help="also time soft_silhouette")
     parser.add_argument("--vmap", action="store_true", help="also time jax.vmap of one image")
     parser.add_argument("--only", choices=["large", "small"], help="one mesh only")
+    parser.add_argument("--batch", type=int, help="the large batch (default 32, 8 with --quick)")
     args = parser.parse_args()
     repeats = 3 if args.quick else 10
-    big_batch = 8 if args.quick else 32
+    big_batch = args.batch or (8 if args.quick else 32)
     cases = []
     if args.only != "small":
         cases += [(189, 189, 224, 1), (189, 189, 224, big_batch)]

@@ -1,11 +1,13 @@
 """Timing of a compiled training step for benchmarks/cycle_step.py and siamese_step.py: compile
 time, wall-clock median and minimum, XLA's FLOP count and the rates it gives.
 
-FLOPs come from the step lowered for the CPU (before backend passes), whatever the backend: on
-GPU the compiled module's count leaves out the convolutions, which become cuDNN calls (the cycle
-recipe's ResNet-50 step counted 0.04 TFLOP compiled on an H200 against 1.56 lowered), and a GPU
-lowering gave no count at all (JAX 0.11.2). The program is the same on every backend, so the CPU
-lowering's count is the step's. A multiply-add counts 2.
+FLOPs come from the *lowered* step (before backend passes), where the backend gives a count:
+on a CPU it does, and the program is the same on every backend, so a CPU machine's count is the
+step's. On an H200 (JAX 0.11.2) the GPU-compiled module's count left out the convolutions,
+which become cuDNN calls (the cycle recipe's ResNet-50 step: 0.04 TFLOP compiled against 1.56
+lowered on the CPU), and no lowering gave a count there, not even one for the CPU: run the
+script on a CPU machine for the FLOPs and divide by the GPU's time (docs/performance.md). A
+multiply-add counts 2.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def timed(fn, args, repeats) -> dict:
         jax.block_until_ready(compiled(*args))
         times.append(time.perf_counter() - start)
     result.update(median_s=statistics.median(times), min_s=min(times))
-    flops = lowered_flops(jax.jit(fn).trace(*args).lower(lowering_platforms=("cpu",)))
+    flops = lowered_flops(lowered)
     if flops:
         result["xla_flops"] = flops
         result["tflops_per_s"] = flops / min(times) / 1e12

@@ -14,7 +14,7 @@ Run:
   python benchmarks/cycle_step.py --variant smoke --repeats 5
   python benchmarks/cycle_step.py --variant full   # ResNet-50, bf16, 112 px, 64 pairs (GPU)
 
-With XLA's FLOP count of each lowered step (benchmarks/step_timing.py), its TFLOP/s and, on an
+With XLA's FLOP count of each lowered step (benchmarks/timing.py), its TFLOP/s and, on an
 H200, the share of the dense bf16 peak (model FLOPs utilisation).
 """
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 
 import jax
@@ -31,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from step_timing import timed  # noqa: E402
+from timing import machine, timed  # noqa: E402
 
 
 def main() -> None:
@@ -95,14 +94,7 @@ def main() -> None:
     results["render_2b_faces_fwd_bwd"] = timed(render_grad, (codes, images), args.repeats)
     step = results["step_both_cycles"]["min_s"]
     results["frames_per_second_both_cycles"] = 2 * pairs / step
-    results["machine"] = {
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "backend": jax.default_backend(),
-        "device": jax.devices()[0].device_kind,
-        "jax": jax.__version__,
-        "load_average": os.getloadavg(),
-    }
+    results["machine"] = machine()
     print(json.dumps(results, indent=1))
 
 

@@ -27,9 +27,7 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -38,16 +36,7 @@ from facejax import lighting, morphable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from morphable_speed import deep3d_sized_model  # noqa: E402
-
-
-def _time(call, repeats):
-    jax.block_until_ready(call())  # warm-up (and compile)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(call())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
+from timing import median_and_min  # noqa: E402
 
 
 def stages(model):
@@ -126,8 +115,8 @@ def main() -> None:
 
         fwd = jax.jit(batched)
         fwd_bwd = jax.jit(jax.grad(loss, allow_int=True))
-        f_med, f_min = _time(lambda fwd=fwd, a=args_in: fwd(model, *a), args.repeats)
-        b_med, b_min = _time(lambda g=fwd_bwd, a=args_in: g(a), args.repeats)
+        f_med, f_min = median_and_min(lambda fwd=fwd, a=args_in: fwd(model, *a), args.repeats)
+        b_med, b_min = median_and_min(lambda g=fwd_bwd, a=args_in: g(a), args.repeats)
         results[name] = {
             "forward_ms": round(f_med * 1e3, 2),
             "forward_min_ms": round(f_min * 1e3, 2),

@@ -20,21 +20,13 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
+import sys
 
 import jax
 import jax.numpy as jnp
 
-
-def _time(call, repeats):
-    jax.block_until_ready(call())  # warm-up (and compile)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(call())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import median_and_min  # noqa: E402
 
 
 def main() -> None:
@@ -70,9 +62,9 @@ def main() -> None:
     results = []
     for pass_name in ("forward", "forward_backward"):
         fn = single[pass_name]
-        loop_median, loop_min = _time(lambda fn=fn: [fn(p) for p in one], args.repeats)
+        loop_median, loop_min = median_and_min(lambda fn=fn: [fn(p) for p in one], args.repeats)
         fn = mapped[pass_name]
-        vmap_median, vmap_min = _time(lambda fn=fn: fn(params), args.repeats)
+        vmap_median, vmap_min = median_and_min(lambda fn=fn: fn(params), args.repeats)
         row = {
             "pass": pass_name,
             "size": size,

@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 
 import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from step_timing import timed  # noqa: E402
+from timing import machine, timed  # noqa: E402
 
 
 def main() -> None:
@@ -75,14 +74,7 @@ def main() -> None:
         "classes": args.classes,
         "step": step,
         "images_per_second": 2 * pairs / step["min_s"],
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "backend": jax.default_backend(),
-            "device": jax.devices()[0].device_kind,
-            "jax": jax.__version__,
-            "load_average": os.getloadavg(),
-        },
+        "machine": machine(),
     }
     print(json.dumps(result, indent=1))
 

@@ -1,5 +1,5 @@
-"""Timing of a compiled training step for benchmarks/cycle_step.py and siamese_step.py: compile
-time, wall-clock median and minimum, XLA's FLOP count and the rates it gives.
+"""What the benchmark scripts share: wall-clock timing after a warm-up call, the timing of a
+compiled training step with XLA's FLOP count (cycle_step.py, siamese_step.py), and the machine.
 
 FLOPs come from the *lowered* step (before backend passes), where the backend gives a count:
 on a CPU it does, and the program is the same on every backend, so a CPU machine's count is the
@@ -12,6 +12,8 @@ multiply-add counts 2.
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import time
 
@@ -27,6 +29,30 @@ def lowered_flops(lowered) -> float | None:
     if isinstance(cost, (list, tuple)):
         cost = cost[0] if cost else None
     return float(cost["flops"]) if cost and "flops" in cost else None
+
+
+def median_and_min(call, repeats) -> tuple[float, float]:
+    """Wall-clock median and minimum (s) of ``repeats`` calls of ``call()`` after a warm-up
+    call (which compiles); on a shared CPU the minimum is the closest to the uncontended cost."""
+    jax.block_until_ready(call())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(call())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
+
+
+def machine() -> dict:
+    """Where a figure was taken: platform, CPUs, JAX backend and device, load average."""
+    return {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "backend": jax.default_backend(),
+        "device": jax.devices()[0].device_kind,
+        "jax": jax.__version__,
+        "load_average": os.getloadavg(),
+    }
 
 
 def timed(fn, args, repeats) -> dict:

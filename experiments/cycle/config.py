@@ -24,6 +24,8 @@ Variants:
     (``facejax_identity_clips``, e.g. VoxCeleb frames: set data.manual_dir) with the full
     embedded model. Real clips have no 3D truth: evaluation gives landmark NME only.
 Ablation knobs: loss.pose_cycle, loss.expression_cycle (on/off switches of the two cycles).
+Augmentation of the training pairs (off by default): data.zoom, data.max_shift, data.color_jitter
+(README: 0.1 / 0.05 / 0.2 with the fitted targets and 6,000 steps gave 0.890 on small_frontal).
 """
 
 import ml_collections

@@ -100,17 +100,16 @@ def shading(normals, sh_coeffs):
     return _shading(normals, sh_coeffs)
 
 
-def _weights(normals, sh_coeffs):
-    """``[9, 3]``: each basis function's weight per channel, ``(A_l / pi) * Y-constant * L``."""
-    factors = jnp.asarray(SH_CONSTANTS * LAMBERT_FACTORS, dtype=normals.dtype)
-    return factors[:, None] * sh_coeffs
+def _factors(dtype):
+    """``[9]``: each basis function's constant times its band's Lambertian attenuation."""
+    return jnp.asarray(SH_CONSTANTS * LAMBERT_FACTORS, dtype=dtype)
 
 
 @jax.custom_jvp
 def _shading(normals, sh_coeffs):
     # The nine terms as fused multiply-adds per vertex: XLA's CPU dot over a contraction of 9
     # took 60 ms for 32 x 35,709 normals, these 1 ms (benchmarks/image_formation_stages.py).
-    weights = _weights(normals, sh_coeffs)
+    weights = _factors(normals.dtype)[:, None] * sh_coeffs  # [9, 3]
     x, y, z = (normals[..., i : i + 1] for i in range(3))
     terms = (1.0, y, z, x, x * y, y * z, 3.0 * z * z - 1.0, x * z, x * x - y * y)
     shape = (1,) * (normals.ndim - 1) + (3,)
@@ -121,7 +120,7 @@ def _shading_jvp(primals, tangents):
     normals, sh_coeffs = primals
     d_normals, d_sh = tangents
     out = _shading(normals, sh_coeffs)
-    factors = jnp.asarray(SH_CONSTANTS * LAMBERT_FACTORS, dtype=normals.dtype)
+    factors = _factors(normals.dtype)
     # The tangents as dots over the 9 basis functions: their transposes (the gradients, summed
     # over every vertex for the coefficients) are what XLA runs fast. A zero tangent (constant
     # lighting or normals) costs nothing.

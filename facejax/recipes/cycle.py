@@ -257,6 +257,8 @@ def augment_config(config):
     from facejax.data.pipeline import AugmentConfig
 
     d = config.data
+    if not 0 <= d.zoom < 1:  # the loader's own check would speak of crop_scale
+        raise ValueError(f"config.data.zoom must be in [0, 1), got {d.zoom}")
     if not (d.zoom or d.max_shift or d.color_jitter):
         return None
     return AugmentConfig(

@@ -196,6 +196,8 @@ def test_augmentation_moves_both_frames_alike_and_keeps_the_targets(data_dir, tm
         data_dir, *sets, "data.zoom=0.1", "data.max_shift=0.05", "data.color_jitter=0.2"
     )
     assert cycle.augment_config(plain) is None
+    with pytest.raises(ValueError, match=r"config.data.zoom must be in \[0, 1\), got 1.5"):
+        cycle.augment_config(_config(data_dir, "data.zoom=1.5"))
     model3d = morphable.to_device(load_model(plain.model3d))
     train_source = cycle._prepare_data(plain).as_data_source("train")
     targets = clip_identity_targets.cached_clip_identities(

@@ -1,6 +1,7 @@
 """The Siamese recipe: its contrastive term on hand-made pairs, and the whole method end to end
 on the tiny synthetic faces through the command line (train, resume, evaluate, reconstruct)."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -207,6 +208,18 @@ def test_train_resume_evaluate_and_reconstruct_through_the_cli(tmp_path, monkeyp
     assert again["metrics"]["shape_rmse_head_mm"] == pytest.approx(
         metrics["shape_rmse_head_mm"], rel=1e-5
     )
+
+    # experiments/siamese/train_split_metrics.py: the same checkpoint on its training people.
+    spec = importlib.util.spec_from_file_location(
+        "train_split_metrics", REPO / "experiments/siamese/train_split_metrics.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    on_train = script.train_split_metrics(str(workdir), num_images=12)
+    assert on_train["split"] == "train" and on_train["images"] == 12 and on_train["step"] == 4
+    assert set(script.KEYS) <= set(on_train)
+    for key in script.KEYS:
+        assert np.isfinite(on_train[key]), key
 
     # facejax reconstruct runs the checkpoint on a photo; the embedding is the identity code.
     photo = tmp_path / "photo.png"

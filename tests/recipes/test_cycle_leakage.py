@@ -81,3 +81,32 @@ def test_a_predictor_blind_to_a_property_shows_no_response(clips):
     assert metrics["response_pose_deg_under_pose"] > 0.1
     assert metrics["truth_pose_change_deg"] > 1.0 and metrics["truth_expression_change"] > 0.1
     assert metrics["num_leakage_pairs"] == num_clips * num_frames
+
+
+def test_expression_visibility_displacement_on_hand_made_landmarks():
+    """experiments/cycle/expression_visibility.py: a similarity of the landmarks moves them
+    but leaves nothing after the best in-plane similarity; a local change is kept."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "experiments/cycle/expression_visibility.py"
+    spec = importlib.util.spec_from_file_location("expression_visibility", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(10, 50, size=(3, 68, 2))
+    angle = 0.1
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = 1.1 * base @ rotation.T + np.array([2.0, -1.0])
+    expected = np.mean(np.sqrt(np.mean(np.sum((moved - base) ** 2, -1), -1)))
+    out = script.displacement_px(moved, base)
+    assert out["rms_px"] == pytest.approx(expected, rel=1e-5)
+    assert out["rms_px_after_similarity"] == pytest.approx(0.0, abs=1e-2)
+    # One landmark moved by 6.8 px in every face: RMS 6.8 / sqrt(68) = 0.82 px raw; the
+    # similarity absorbs a little of it.
+    local = base.copy()
+    local[:, 30, 0] += 6.8
+    out = script.displacement_px(local, base)
+    assert out["rms_px"] == pytest.approx(6.8 / np.sqrt(68), rel=1e-5)
+    assert 0.7 < out["rms_px_after_similarity"] < out["rms_px"]

@@ -44,8 +44,7 @@ def main() -> None:
     config = load_run_config(args.workdir)
     predict, model3d = cycle.load_predictor(config, args.workdir)
     builder = datasets.prepare_dataset(config)[0]
-    names = clip_evaluation.EVAL_FEATURES + clip_evaluation.TRUTH_EVAL_FEATURES
-    clips = datasets.read_split(builder.as_data_source("test"), names)
+    clips = clip_evaluation.read_clips(builder.as_data_source("test"))
     num_frames = clips["frames"].shape[1]
     num_clips = max(1, min(len(clips["frames"]), args.frames // num_frames))
     clips = {name: value[:num_clips] for name, value in clips.items()}

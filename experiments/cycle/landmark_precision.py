@@ -41,8 +41,7 @@ def main() -> None:
     config = load_run_config(args.workdir)
     predict, model3d = cycle.load_predictor(config, args.workdir)
     builder = datasets.prepare_dataset(config)[0]
-    names = clip_evaluation.EVAL_FEATURES + clip_evaluation.TRUTH_EVAL_FEATURES
-    clips = datasets.read_split(builder.as_data_source("test"), names)
+    clips = clip_evaluation.read_clips(builder.as_data_source("test"))
     data = clip_evaluation.frames_of_clips(clips)
     data = {name: value[: args.frames] for name, value in data.items()}
     truth = data["landmarks"].astype(np.float32)

@@ -30,6 +30,13 @@ TRUTH_EVAL_FEATURES = cycle_leakage.TRUTH_FEATURES + ("landmark_visibility",)
 PER_CLIP_TRUTH = ("identity_coeffs", "albedo_coeffs")
 
 
+def read_clips(source) -> dict:
+    """Every clip of ``source`` as arrays ``[C, T, ...]`` (per person ``[C, ...]``): the
+    features the evaluation reads, with the synthetic truth when the clips carry it."""
+    has_truth = all(name in source[0] for name in TRUTH_EVAL_FEATURES)
+    return datasets.read_split(source, EVAL_FEATURES + (TRUTH_EVAL_FEATURES if has_truth else ()))
+
+
 def frames_of_clips(clips: dict) -> dict:
     """Per-clip arrays ``[C, T, ...]`` (per-person ones ``[C, ...]``) to per-frame ones
     ``[C * T, ...]``, clip after clip."""
@@ -74,10 +81,8 @@ def evaluate_clips(
       ``landmark_fit_pose_error_*_deg``, ``landmark_fit_identity_rmse_*`` and the leakage
       metrics.
     """
-    first = source[0]
-    has_truth = all(name in first for name in TRUTH_EVAL_FEATURES)
-    names = EVAL_FEATURES + (TRUTH_EVAL_FEATURES if has_truth else ())
-    clips = datasets.read_split(source, names)
+    clips = read_clips(source)
+    has_truth = all(name in clips for name in TRUTH_EVAL_FEATURES)
     num_clips, num_frames = clips["frames"].shape[:2]
     data = frames_of_clips(clips)
     batch_size = min(batch_size, len(data["frames"]))

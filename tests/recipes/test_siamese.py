@@ -220,6 +220,13 @@ def test_train_resume_evaluate_and_reconstruct_through_the_cli(tmp_path, monkeyp
     assert set(script.KEYS) <= set(on_train)
     for key in script.KEYS:
         assert np.isfinite(on_train[key]), key
+    # Another recipe's run is named as such, not failed on a missing config field.
+    other = tmp_path / "other_run"
+    other.mkdir()
+    config = json.loads((workdir / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "recipe": "cycle"}))
+    with pytest.raises(ValueError, match="a cycle run, not a siamese one"):
+        script.train_split_metrics(str(other))
 
     # facejax reconstruct runs the checkpoint on a photo; the embedding is the identity code.
     photo = tmp_path / "photo.png"

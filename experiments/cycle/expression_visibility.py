@@ -41,9 +41,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=480, help="held-out frames (whole clips)")
     args = parser.parse_args()
 
-    config = load_run_config(args.workdir)
-    if config.recipe != "cycle":
-        raise ValueError(f"{args.workdir}: a {config.recipe} run, not a cycle one")
+    config = load_run_config(args.workdir, recipe="cycle")
     predict, model3d = cycle.load_predictor(config, args.workdir)
     builder = datasets.prepare_dataset(config)[0]
     clips = clip_evaluation.read_clips(builder.as_data_source("test"))

@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="of the added noise")
     args = parser.parse_args()
 
-    config = load_run_config(args.workdir)
+    config = load_run_config(args.workdir, recipe="cycle")
     predict, model3d = cycle.load_predictor(config, args.workdir)
     builder = datasets.prepare_dataset(config)[0]
     clips = clip_evaluation.read_clips(builder.as_data_source("test"))

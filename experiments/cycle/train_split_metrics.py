@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=200, help="training clips evaluated")
     args = parser.parse_args()
 
-    config = load_run_config(args.workdir)
+    config = load_run_config(args.workdir, recipe="cycle")
     net, variables, model3d, step = cycle.restore(config, args.workdir)
     train = cycle._prepare_data(config).as_data_source("train")
     mean_identity = cycle._mean_identity(train, model3d)

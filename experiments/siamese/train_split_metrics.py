@@ -26,9 +26,7 @@ KEYS = ("identity_rmse_face_ratio", "shape_rmse_face_ratio", "landmark_nme",
 
 def train_split_metrics(workdir: str, num_images: int = 800) -> dict:
     """The checkpoint's metrics (``KEYS``) on the first ``num_images`` training images."""
-    config = load_run_config(workdir)
-    if config.recipe != "siamese":
-        raise ValueError(f"{workdir}: a {config.recipe} run, not a siamese one")
+    config = load_run_config(workdir, recipe="siamese")
     net, variables, model3d, step = siamese.restore(config, workdir)
     builder, metadata = datasets.prepare_dataset(config)
     train = builder.as_data_source("train")

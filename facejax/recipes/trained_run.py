@@ -13,11 +13,16 @@ from typing import Any, NamedTuple
 import numpy as np
 
 
-def load_run_config(workdir):
+def load_run_config(workdir, recipe: str | None = None):
     """The run's ``config.json`` as a locked ``ml_collections.ConfigDict``.
+
+    Args:
+      workdir: the run's folder.
+      recipe: if given, the recipe the run must have been trained by (e.g. ``"cycle"``).
 
     Raises:
       FileNotFoundError: ``workdir`` holds no ``config.json`` (not a training run), named.
+      ValueError: the run is another recipe's, named.
     """
     import ml_collections
 
@@ -25,6 +30,8 @@ def load_run_config(workdir):
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not a facejax training run (no config.json)")
     config = ml_collections.ConfigDict(json.loads(path.read_text()))
+    if recipe is not None and config.get("recipe") != recipe:
+        raise ValueError(f"{workdir}: a {config.get('recipe')} run, not a {recipe} one")
     config.lock()
     return config
 

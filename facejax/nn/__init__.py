@@ -5,7 +5,8 @@ explicit pytrees and ``apply`` is a pure function; a morphable model is passed t
 an argument (a pytree of arrays), never stored in a module.
 
 * encoders ``[B, H, W, C] -> [B, D]``: :class:`SmallCNN` (CPU runs), :class:`SpatialCNN`
-  (CPU runs that regress geometry: keeps the spatial layout), :class:`ResNet`
+  (CPU runs that regress geometry: keeps the spatial layout), :class:`KeypointCNN` (the
+  spatial CNN with learned keypoints read by spatial soft-argmax), :class:`ResNet`
   (:data:`ResNet18`, :data:`ResNet34`, :data:`ResNet50`), by name with :func:`create_encoder`;
   BatchNorm takes the pmap ``axis_name`` for cross-device statistics;
 * heads: :class:`ParamHead` (named coefficient vectors), :class:`PoseHead` (the
@@ -31,6 +32,7 @@ from facejax.nn.disentangle import (
 )
 from facejax.nn.encoders import ENCODERS, create_encoder
 from facejax.nn.heads import SMALL_INIT, ParamHead, PoseHead, classifier_scores
+from facejax.nn.keypoint_cnn import KeypointCNN, spatial_soft_argmax
 from facejax.nn.multi_branch import (
     BRANCHES,
     FaceCodes,
@@ -64,6 +66,7 @@ __all__ = [
     "DisentangledOutputs",
     "FaceCodes",
     "FaceParamRegressor",
+    "KeypointCNN",
     "MultiBranchFaceModel",
     "ParamHead",
     "PoseHead",
@@ -85,5 +88,6 @@ __all__ = [
     "create_encoder",
     "face_frame",
     "identity_feature",
+    "spatial_soft_argmax",
     "weak_perspective_pose",
 ]

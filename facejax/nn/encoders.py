@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 import flax.linen as nn
 
+from facejax.nn.keypoint_cnn import KeypointCNN
 from facejax.nn.resnet import ResNet18, ResNet34, ResNet50
 from facejax.nn.small_cnn import SmallCNN
 from facejax.nn.spatial_cnn import SpatialCNN
@@ -20,6 +21,7 @@ ENCODERS: Mapping[str, Callable[..., nn.Module]] = types.MappingProxyType(
     {
         "small_cnn": SmallCNN,
         "spatial_cnn": SpatialCNN,
+        "keypoint_cnn": KeypointCNN,
         "resnet18": ResNet18,
         "resnet34": ResNet34,
         "resnet50": ResNet50,
@@ -32,7 +34,7 @@ def create_encoder(name: str, **kwargs) -> nn.Module:
 
     Common keyword arguments: ``dtype`` (computation dtype), ``axis_name`` (the pmap axis name
     for cross-device BatchNorm, ``None`` under jit), ``bn_momentum``; ``num_filters`` for the
-    ResNets, ``widths`` for the small and spatial CNNs.
+    ResNets, ``widths`` for the small, spatial and keypoint CNNs.
 
     Raises:
       ValueError: for an unknown name.

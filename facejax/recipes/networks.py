@@ -21,13 +21,14 @@ from facejax.train import batch_axis_name, compute_dtype, restore_variables
 
 def create_encoder(config):
     """The image encoder of ``config.model`` (``encoder``; ``num_filters`` for ResNets, stage
-    widths ``width x (1, 2, 4, 8)`` for the small and spatial CNNs) in ``config.precision``."""
+    widths ``width x (1, 2, 4, 8)`` for the small, spatial and keypoint CNNs) in
+    ``config.precision``."""
     m = config.model
     kwargs: dict[str, Any] = {"dtype": compute_dtype(config.precision)}
     kwargs["axis_name"] = batch_axis_name(config.parallelism)
     if m.encoder.startswith("resnet"):
         kwargs["num_filters"] = m.num_filters
-    else:  # the small and spatial CNNs
+    else:  # the small, spatial and keypoint CNNs
         kwargs["widths"] = tuple(m.get("width", 32) * 2**i for i in range(4))
     return nn.create_encoder(m.encoder, **kwargs)
 

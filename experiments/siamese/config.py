@@ -36,6 +36,9 @@ difference in standard deviations (``contrastive_on="coefficients"``, ``distance
 two random people are about sqrt(2) = 1.41 apart), RMS vertex distance in mm at the mean
 face's size (``"shape"``, ``"euclidean"``), or ``1 - cos`` in [0, 2] (``"cosine"``).
 Ablation knobs (experiments/siamese/README.md): loss.w_contrastive, loss.w_identification.
+Augmentation of the training images (off in every variant): data.zoom, data.max_shift,
+data.color_jitter; no flips. Encoders: model.encoder (spatial_cnn, keypoint_cnn, small_cnn,
+resnet18/34/50).
 """
 
 import ml_collections
@@ -61,6 +64,11 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 "manual_dir": "",  # real datasets: the user's local copy
                 "image_size": 64,
                 "batch_size": 16,  # pairs (2 images each)
+                # Training augmentation, one draw per image (recipes/crop_augmentation.py): a
+                # zoom in [1 - zoom, 1 + zoom], a shift up to max_shift of the side, colour
+                # jitter. No label changes with a crop; no flips.
+                "zoom": 0.0,
+                "max_shift": 0.0,
                 "color_jitter": 0.0,
             }
         )

@@ -41,6 +41,7 @@ from facejax import evaluation, losses, morphable, nn
 from facejax.formats import load_model
 from facejax.recipes import clip_evaluation, clip_identity_targets, datasets, networks
 from facejax.recipes import cycle_construction as cc
+from facejax.recipes.crop_augmentation import crop_augmentation
 from facejax.train import (
     cast_images,
     eval_variables,
@@ -249,25 +250,12 @@ def _mean_identity(source, model3d) -> np.ndarray:
 
 
 def augment_config(config):
-    """The training pairs' augmentation of ``config.data`` (None when it is all off): a zoom in
-    ``[1 - zoom, 1 + zoom]``, a shift of up to ``max_shift`` of the side and colour jitter, one draw
-    for both frames of a pair. The pose is predicted, never a target, and the landmarks move with
-    the image, so a crop changes no label; the clip's fitted identity does not change with it.
-    No flips: the fitted identity would have to be mirrored with it."""
-    from facejax.data.pipeline import AugmentConfig
-
-    d = config.data
-    if not 0 <= d.zoom < 1:  # the loader's own check would speak of crop_scale
-        raise ValueError(f"config.data.zoom must be in [0, 1), got {d.zoom}")
-    if not (d.zoom or d.max_shift or d.color_jitter):
-        return None
-    return AugmentConfig(
-        crop_scale=(1.0 - d.zoom, 1.0 + d.zoom),
-        max_shift=d.max_shift,
-        flip_prob=0.0,
-        color_jitter=d.color_jitter,
-        share_across_views=True,
-        passthrough=clip_identity_targets.FEATURES,
+    """The training pairs' augmentation of ``config.data`` (None when it is all off;
+    :func:`facejax.recipes.crop_augmentation.crop_augmentation`), one draw for both frames of a
+    pair. The pose is predicted, never a target, and the landmarks move with the image, so a
+    crop changes no label; the clip's fitted identity does not change with it."""
+    return crop_augmentation(
+        config.data, share_across_views=True, passthrough=clip_identity_targets.FEATURES
     )
 
 

@@ -41,6 +41,7 @@ import numpy as np
 from facejax import evaluation, geometry, losses, morphable, nn
 from facejax.formats import load_model
 from facejax.recipes import datasets, held_out_metrics, networks, photos
+from facejax.recipes.crop_augmentation import crop_augmentation
 from facejax.recipes.joint_losses import (
     face_region_weights,
     identification_loss,
@@ -257,8 +258,11 @@ def _test_split(config, builder, metadata):
 def _pair_loader(config, train_source, workdir):
     """The training pairs' loader (``config.data.batch_size`` pairs a batch, this process's
     share), labels not yet renumbered."""
-    from facejax.data.pipeline import AugmentConfig, make_loader, pair_source
+    from facejax.data.pipeline import make_loader, pair_source
 
+    # The shape targets are compared with translation and scale aligned away and the pose is
+    # never a target, so a crop changes no label (the landmarks move with the image); no flips.
+    augment = crop_augmentation(config.data, share_across_views=False)
     pairs = pair_source(
         train_source,
         seed=config.seed,
@@ -267,13 +271,6 @@ def _pair_loader(config, train_source, workdir):
         pose_candidates=config.pairs.pose_candidates,
         cache_path=os.path.join(workdir, "train_identity_index.npz"),
     )
-    augment = None
-    if config.data.color_jitter > 0:
-        # Flips and crops would move the coefficients' shapes away from their targets.
-        augment = AugmentConfig(
-            crop_scale=(1.0, 1.0), max_shift=0.0, flip_prob=0.0,
-            color_jitter=config.data.color_jitter,
-        )  # fmt: skip
     return make_loader(
         pairs,
         batch_size=config.data.batch_size // jax.process_count(),

@@ -254,3 +254,38 @@ def test_config_variants():
     assert medium.data.batch_size == small.data.batch_size
     with pytest.raises(ValueError, match="unknown variant 'large'"):
         load_config("experiments/siamese/config.py:large", [])
+
+
+def test_crop_augmentation_moves_each_image_with_its_landmarks(tmp_path):
+    from facejax.recipes import datasets
+
+    sets = [f"data.data_dir={tmp_path / 'datasets'}", "data.batch_size=4"]
+    plain = load_config(str(REPO / CONFIG), sets)
+    augmented = load_config(
+        str(REPO / CONFIG), [*sets, "data.zoom=0.1", "data.max_shift=0.05", "data.color_jitter=0.2"]
+    )
+    with pytest.raises(ValueError, match=r"config.data.zoom must be in \[0, 1\), got 1.5"):
+        siamese._pair_loader(load_config(str(REPO / CONFIG), [*sets, "data.zoom=1.5"]), [], "")
+    train_source = datasets.prepare_dataset(plain)[0].as_data_source("train")
+    batches = []
+    for config in (plain, augmented):
+        loader = siamese._pair_loader(config, train_source, str(tmp_path / "run"))
+        batches.append(next(iter(loader)))
+        loader.close()
+    before, after = batches
+    # The same pairs (one seed); their coefficients and labels untouched, no flip.
+    assert not after["flipped_a"].any() and not after["flipped_b"].any()
+    for name in ("identity_coeffs_a", "expression_coeffs_b", "identity_a", "same"):
+        np.testing.assert_array_equal(after[name], before[name])
+    assert not np.array_equal(after["image_a"], before["image_a"])
+    # Each image drew its own crop (a pair's two images are not one view): the landmarks of
+    # each moved by a similarity of their own.
+    for i in range(4):
+        moved = []
+        for side in "ab":
+            src = np.concatenate([before[f"landmarks_{side}"][i], np.ones((68, 1))], axis=1)
+            matrix, *_ = np.linalg.lstsq(src, after[f"landmarks_{side}"][i], rcond=None)
+            np.testing.assert_allclose(src @ matrix, after[f"landmarks_{side}"][i], atol=1e-3)
+            assert abs(matrix[0, 0] - matrix[1, 1]) < 1e-4 and abs(matrix[0, 1]) < 1e-4
+            moved.append(matrix)
+        assert not np.allclose(moved[0], moved[1], atol=1e-3)

@@ -88,6 +88,7 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 "num_filters": 64,  # ResNets only
                 "width": 32,  # small/spatial CNN: stage widths width x (1, 2, 4, 8)
                 "hidden": (),  # hidden widths of the coefficient heads
+                "num_keypoints": 32,  # keypoint_cnn only; >= 68 with loss.w_keypoints
                 "num_classes": 0,  # set by training: the people of the training split
             }
         )
@@ -109,6 +110,8 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 "w_identity_shape": 1.0,  # per mm^2
                 "w_shape": 1.0,
                 "w_landmarks": 1.0,  # squared % of the image side
+                # keypoint_cnn's first 68 keypoints against the landmarks (same units)
+                "w_keypoints": 0.0,
             }
         )
         config.eval = ml_collections.ConfigDict(

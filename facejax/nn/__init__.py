@@ -32,7 +32,7 @@ from facejax.nn.disentangle import (
 )
 from facejax.nn.encoders import ENCODERS, create_encoder
 from facejax.nn.heads import SMALL_INIT, ParamHead, PoseHead, classifier_scores
-from facejax.nn.keypoint_cnn import KeypointCNN, spatial_soft_argmax
+from facejax.nn.keypoint_cnn import KeypointCNN, sown_keypoints, spatial_soft_argmax
 from facejax.nn.multi_branch import (
     BRANCHES,
     FaceCodes,
@@ -88,6 +88,7 @@ __all__ = [
     "create_encoder",
     "face_frame",
     "identity_feature",
+    "sown_keypoints",
     "spatial_soft_argmax",
     "weak_perspective_pose",
 ]

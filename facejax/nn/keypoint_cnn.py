@@ -7,7 +7,10 @@ Levine, Finn et al., "End-to-End Training of Deep Visuomotor Policies", JMLR 201
 intermediate map (``16 x 16`` for 64 px input) a 1x1 convolution scores ``num_keypoints``
 heatmaps, each is normalised by a softmax over the map, and its expected position, a continuous
 ``(x, y)`` in input pixels, becomes two features. The keypoints are learned end to end from the
-recipe's losses; no landmark is supervised here.
+recipe's losses, or supervised: the keypoints are sown into the ``intermediates`` collection
+(:func:`sown_keypoints`), where a recipe can compare the first 68 with the image's landmarks
+(the Siamese recipe's ``loss.w_keypoints``): a landmark detector whose continuous positions the
+heads read.
 
 Features: ``[B, features + 2 * num_keypoints]``, the SpatialCNN's dense features (computed from
 its flattened last map *and* the keypoints) followed by the keypoint coordinates, normalised by a
@@ -32,6 +35,33 @@ from facejax.nn.spatial_cnn import DEFAULT_WIDTHS
 from facejax.numerics import at_least_float32
 
 Array = Any
+
+
+KEYPOINTS = "keypoints"
+
+
+def sown_keypoints(intermediates):
+    """The ``[B, K, 2]`` keypoints (input pixels) a :class:`KeypointCNN` sowed into the
+    ``intermediates`` collection of an ``apply(..., mutable=["intermediates"])``, wherever the
+    encoder sits in the network.
+
+    Raises:
+      ValueError: none or several keypoint encoders sowed.
+    """
+    found = [
+        value
+        for path, value in jax.tree_util.tree_flatten_with_path(
+            intermediates, is_leaf=lambda x: isinstance(x, tuple)
+        )[0]
+        if getattr(path[-1], "key", None) == KEYPOINTS
+    ]
+    if len(found) != 1:
+        raise ValueError(
+            f"sown_keypoints: expected the keypoints of one KeypointCNN, found {len(found)} "
+            "(is the encoder a keypoint_cnn, applied with mutable=['intermediates']?)"
+        )
+    (keypoints,) = found[0]
+    return keypoints
 
 
 def spatial_soft_argmax(logits, stride: float):
@@ -102,6 +132,7 @@ class KeypointCNN(nn.Module):
                     self.num_keypoints, (1, 1), dtype=jnp.float32, name="keypoint_scores"
                 )(x)
                 keypoints = spatial_soft_argmax(scores, size / x.shape[1])
+                self.sow("intermediates", KEYPOINTS, keypoints)
             if max(x.shape[1:3]) <= self.final_size:
                 break
             width = self.widths[min(stage, len(self.widths) - 1)]

@@ -21,8 +21,8 @@ from facejax.train import batch_axis_name, compute_dtype, restore_variables
 
 def create_encoder(config):
     """The image encoder of ``config.model`` (``encoder``; ``num_filters`` for ResNets, stage
-    widths ``width x (1, 2, 4, 8)`` for the small, spatial and keypoint CNNs) in
-    ``config.precision``."""
+    widths ``width x (1, 2, 4, 8)`` for the small, spatial and keypoint CNNs, ``num_keypoints``
+    for the keypoint CNN) in ``config.precision``."""
     m = config.model
     kwargs: dict[str, Any] = {"dtype": compute_dtype(config.precision)}
     kwargs["axis_name"] = batch_axis_name(config.parallelism)
@@ -30,6 +30,8 @@ def create_encoder(config):
         kwargs["num_filters"] = m.num_filters
     else:  # the small, spatial and keypoint CNNs
         kwargs["widths"] = tuple(m.get("width", 32) * 2**i for i in range(4))
+    if m.encoder == "keypoint_cnn" and m.get("num_keypoints"):
+        kwargs["num_keypoints"] = m.num_keypoints
     return nn.create_encoder(m.encoder, **kwargs)
 
 

@@ -18,7 +18,10 @@ averaged over the batch:
 * ``w_params``: squared error of the identity and expression coefficients (mean over them);
 * ``w_identity_shape``, ``w_shape``: the neutral and full shapes against their targets
   (:func:`facejax.recipes.joint_losses.make_shape_loss`);
-* ``w_landmarks``: 2D landmark reprojection (squared percent of the image side).
+* ``w_landmarks``: 2D landmark reprojection (squared percent of the image side);
+* ``w_keypoints`` (0 unless set; ``model.encoder="keypoint_cnn"`` with ``model.num_keypoints``
+  at least 68): the encoder's first 68 keypoints against the 2D landmarks, in the same units, so
+  that the keypoints the heads read are a landmark detector's.
 
 Pairs come from ``facejax.data.pipeline.pair_source`` over the training split
 (``pairs.positive_fraction`` of them of one person; positives across poses: of
@@ -112,6 +115,27 @@ def _both(batch, name):
     return jnp.concatenate([batch[f"{name}_a"], batch[f"{name}_b"]], axis=0)
 
 
+def keypoint_loss(intermediates, batch, image_size: int):
+    """``[2B]`` the first 68 keypoints a ``keypoint_cnn`` encoder sowed against the images' 2D
+    landmarks (squared percent of the image side, as the landmark term).
+
+    Raises:
+      ValueError: the encoder has fewer than 68 keypoints.
+    """
+    keypoints = nn.sown_keypoints(intermediates)
+    if keypoints.shape[1] < 68:
+        raise ValueError(
+            f"config.loss.w_keypoints needs model.num_keypoints >= 68 (the landmarks), "
+            f"got {keypoints.shape[1]}"
+        )
+    return landmark_percent_loss(
+        keypoints[:, :68],
+        _both(batch, "landmarks"),
+        _both(batch, "landmark_visibility"),
+        image_size,
+    )
+
+
 def make_loss_fn(net, model3d, config):
     """The joint loss ``loss_fn(params, batch_stats, batch, rng, train=True)`` of facejax.train
     over a batch of ``B`` pairs (``PAIR_FEATURES`` with ``label_a``, ``label_b``)."""
@@ -128,14 +152,10 @@ def make_loss_fn(net, model3d, config):
         # Both images of every pair in one batch: the two Siamese branches are one network.
         images = cast_images(_both(batch, "image"), config.precision)
         variables = {"params": params, "batch_stats": batch_stats}
-        if train:
-            outputs, updates = net.apply(
-                variables, images, model3d, train=True, mutable=["batch_stats"]
-            )
-            new_batch_stats = updates["batch_stats"]
-        else:
-            outputs = net.apply(variables, images, model3d, train=False)
-            new_batch_stats = batch_stats
+        mutable = ["batch_stats"] if train else []
+        mutable += ["intermediates"] if weights.w_keypoints else []
+        outputs, updates = net.apply(variables, images, model3d, train=train, mutable=mutable)
+        new_batch_stats = updates["batch_stats"] if train else batch_stats
         identity, expression = _both(batch, "identity_coeffs"), _both(batch, "expression_coeffs")
         labels = _both(batch, "label")
         neutral, full = target_shapes(model3d, identity, expression)
@@ -165,6 +185,8 @@ def make_loss_fn(net, model3d, config):
                 image_size,
             ),
         }
+        if weights.w_keypoints:
+            terms["keypoints"] = keypoint_loss(updates["intermediates"], batch, image_size)
         total = sum(weights[f"w_{name}"] * jnp.mean(value) for name, value in terms.items())
         metrics = {f"loss_{name}": jnp.mean(value) for name, value in terms.items()}
         metrics["train_accuracy"] = jnp.mean(

@@ -1,6 +1,7 @@
 """The Siamese recipe: its contrastive term on hand-made pairs, and the whole method end to end
 on the tiny synthetic faces through the command line (train, resume, evaluate, reconstruct)."""
 
+import functools
 import importlib.util
 import json
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from facejax import losses, morphable
+from facejax import losses, morphable, nn
 from facejax.cli import main
 from facejax.cli.train import load_config
 from facejax.formats import load_model, read_obj
@@ -157,6 +158,52 @@ def test_loss_terms_and_the_zero_weight_variant(model3d):
     )
     with pytest.raises(ValueError, match="distance"):
         siamese.make_loss_fn(net, model3d, load_config(CONFIG, ["loss.distance=manhattan"]))
+
+
+def test_the_keypoint_term_supervises_the_encoders_keypoints(model3d):
+    from facejax.recipes.joint_losses import landmark_percent_loss
+    from facejax.train import cast_images
+
+    sets = ["model.encoder=keypoint_cnn", "model.num_keypoints=70", "loss.w_keypoints=0.5"]
+    config = load_config(CONFIG, sets)
+    net = siamese.create_network(config, model3d, num_classes=3)
+    size = config.data.image_size
+    variables = net.init(jax.random.key(0), jnp.zeros((1, size, size, 3)), model3d, train=False)
+    batch = _pair_batch(model3d, 2, size, same_images=False)
+    loss_fn = siamese.make_loss_fn(net, model3d, config)
+    total, (metrics, _) = jax.jit(functools.partial(loss_fn, train=True))(
+        variables["params"], variables["batch_stats"], batch, None
+    )
+    # The term is the first 68 of the 70 keypoints against the landmarks, as the landmark term.
+    images = cast_images(jnp.concatenate([batch["image_a"], batch["image_b"]]), "float32")
+    _, state = net.apply(
+        variables, images, model3d, train=True, mutable=["batch_stats", "intermediates"]
+    )
+    keypoints = nn.sown_keypoints(state["intermediates"])
+    assert keypoints.shape == (4, 70, 2)
+    expected = landmark_percent_loss(
+        keypoints[:, :68],
+        jnp.concatenate([batch["landmarks_a"], batch["landmarks_b"]]),
+        jnp.concatenate([batch["landmark_visibility_a"], batch["landmark_visibility_b"]]),
+        size,
+    )
+    assert float(metrics["loss_keypoints"]) == pytest.approx(float(jnp.mean(expected)), rel=1e-5)
+    assert float(metrics["loss_keypoints"]) > 1.0  # an untrained detector is far off
+    others = sum(
+        config.loss[f"w_{name}"] * float(metrics[f"loss_{name}"])
+        for name in ("contrastive", "identification", "params", "identity_shape", "shape")
+        + ("landmarks",)
+    )
+    assert float(total) == pytest.approx(others + 0.5 * float(metrics["loss_keypoints"]), rel=1e-5)
+    few = load_config(CONFIG, ["model.encoder=keypoint_cnn", "loss.w_keypoints=1"])
+    few_net = siamese.create_network(few, model3d, num_classes=3)
+    few_variables = few_net.init(
+        jax.random.key(0), jnp.zeros((1, size, size, 3)), model3d, train=False
+    )
+    with pytest.raises(ValueError, match=r"model.num_keypoints >= 68 \(the landmarks\), got 32"):
+        siamese.make_loss_fn(few_net, model3d, few)(
+            few_variables["params"], few_variables["batch_stats"], batch, None
+        )
 
 
 def test_train_resume_evaluate_and_reconstruct_through_the_cli(tmp_path, monkeypatch, capsys):

@@ -293,11 +293,13 @@ def test_config_variants():
 
     small = load_config("experiments/siamese/config.py:small", [])
     medium = load_config("experiments/siamese/config.py:medium", [])
-    # medium is small with the larger synthetic benchmark and twice the steps, nothing else.
+    # medium is small with the larger synthetic benchmark, twice the steps and the keypoint
+    # encoder, nothing else.
     assert (small.data.config, medium.data.config) == ("small_frontal", "medium_frontal")
     assert medium.num_steps == 2 * small.num_steps
     assert medium.loss.to_dict() == small.loss.to_dict()
-    assert medium.model.to_dict() == small.model.to_dict()
+    assert (small.model.encoder, medium.model.encoder) == ("spatial_cnn", "keypoint_cnn")
+    assert {**medium.model.to_dict(), "encoder": "spatial_cnn"} == small.model.to_dict()
     assert medium.data.batch_size == small.data.batch_size
     with pytest.raises(ValueError, match="unknown variant 'large'"):
         load_config("experiments/siamese/config.py:large", [])

@@ -123,7 +123,7 @@ def keypoint_loss(intermediates, batch, image_size: int):
       ValueError: the encoder has fewer than 68 keypoints.
     """
     keypoints = nn.sown_keypoints(intermediates)
-    if keypoints.shape[1] < 68:
+    if keypoints.shape[1] < 68:  # make_loss_fn checks the config; a hand-built net may differ
         raise ValueError(
             f"config.loss.w_keypoints needs model.num_keypoints >= 68 (the landmarks), "
             f"got {keypoints.shape[1]}"
@@ -142,6 +142,11 @@ def make_loss_fn(net, model3d, config):
     weights = config.loss
     image_size = config.data.image_size
     shape_loss = make_shape_loss(model3d, weights)
+    if weights.w_keypoints and config.model.encoder != "keypoint_cnn":
+        raise ValueError(
+            f"config.loss.w_keypoints needs model.encoder='keypoint_cnn', "
+            f"got {config.model.encoder!r}"
+        )
     if weights.distance not in losses.DISTANCES:
         raise ValueError(
             f"config.loss.distance must be one of {losses.DISTANCES}, got {weights.distance!r}"
@@ -186,7 +191,7 @@ def make_loss_fn(net, model3d, config):
             ),
         }
         if weights.w_keypoints:
-            terms["keypoints"] = keypoint_loss(updates["intermediates"], batch, image_size)
+            terms["keypoints"] = keypoint_loss(updates.get("intermediates", {}), batch, image_size)
         total = sum(weights[f"w_{name}"] * jnp.mean(value) for name, value in terms.items())
         metrics = {f"loss_{name}": jnp.mean(value) for name, value in terms.items()}
         metrics["train_accuracy"] = jnp.mean(

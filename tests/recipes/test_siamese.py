@@ -195,6 +195,9 @@ def test_the_keypoint_term_supervises_the_encoders_keypoints(model3d):
         + ("landmarks",)
     )
     assert float(total) == pytest.approx(others + 0.5 * float(metrics["loss_keypoints"]), rel=1e-5)
+    spatial = load_config(CONFIG, ["loss.w_keypoints=1"])
+    with pytest.raises(ValueError, match="w_keypoints needs model.encoder='keypoint_cnn'"):
+        siamese.make_loss_fn(net, model3d, spatial)
     few = load_config(CONFIG, ["model.encoder=keypoint_cnn", "loss.w_keypoints=1"])
     few_net = siamese.create_network(few, model3d, num_classes=3)
     few_variables = few_net.init(

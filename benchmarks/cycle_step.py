@@ -58,6 +58,9 @@ def main() -> None:
             np.float32
         )
         batch[f"has_landmarks_{s}"] = np.ones((pairs,), bool)
+    if config.loss.w_fitted_identity:  # the targets fitted to each clip (zero: the mean face)
+        batch["fitted_identity"] = np.zeros((pairs, model3d.num_identity), np.float32)
+        batch["fitted_identity_valid"] = np.ones((pairs,), bool)
 
     def step_fn(loss_config):
         with config.unlocked():

@@ -36,7 +36,7 @@ from facejax import lighting, morphable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from morphable_speed import deep3d_sized_model  # noqa: E402
-from timing import median_and_min  # noqa: E402
+from timing import host_memory, median_and_min  # noqa: E402
 
 
 def stages(model):
@@ -136,6 +136,7 @@ def main() -> None:
                 "jax": jax.__version__,
                 "cpu_count": os.cpu_count(),
                 "machine": platform.machine(),
+                "host_memory": host_memory(),
                 "load_average": os.getloadavg(),
             },
             indent=2,

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 
 import jax
@@ -21,6 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from facejax import morphable
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import host_memory  # noqa: E402
 
 NUM_VERTICES, NUM_TRIANGLES = 35_709, 70_789
 KI, KE, KA = 80, 64, 80
@@ -196,6 +200,7 @@ def main():
                 "jax": jax.__version__,
                 "cpu_count": os.cpu_count(),
                 "machine": platform.machine(),
+                "host_memory": host_memory(),
             },
             indent=2,
         )

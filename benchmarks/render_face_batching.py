@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import median_and_min  # noqa: E402
+from timing import host_memory, median_and_min  # noqa: E402
 
 
 def main() -> None:
@@ -92,6 +92,7 @@ def main() -> None:
                     "jax": jax.__version__,
                     "backend": jax.default_backend(),
                     "devices": [str(d) for d in jax.devices()],
+                    "host_memory": host_memory(),
                 },
             }
         )

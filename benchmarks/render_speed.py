@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 
 import jax
@@ -44,6 +45,9 @@ from facejax.render import (
     soft_silhouette,
 )
 from facejax.render.rasterize import _visible_triangles
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import host_memory  # noqa: E402
 
 
 def grid_mesh(rows: int, cols: int, size: int, margin: float = 0.08):
@@ -242,6 +246,7 @@ def main():
         "cpu_count": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
         "jax": jax.__version__,
+        "host_memory": host_memory(),
     }
     print(json.dumps({"machine": machine, "results": results}))
 

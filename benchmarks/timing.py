@@ -43,9 +43,24 @@ def median_and_min(call, repeats) -> tuple[float, float]:
     return statistics.median(times), min(times)
 
 
-def machine() -> dict:
-    """Where a figure was taken: platform, CPUs, JAX backend and device, load average."""
+def host_memory() -> dict:
+    """How host memory was served: ``GLIBC_TUNABLES`` and the kernel's transparent huge page
+    mode. On a CPU, ``glibc.malloc.hugetlb=1`` changes XLA's timings by up to a third
+    (facejax/cli/huge_pages.py, docs/performance.md); the ``facejax`` command sets it, these
+    scripts take the environment as it is."""
+    from facejax.cli import huge_pages
+
     return {
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
+        "transparent_huge_pages": huge_pages.transparent_huge_pages(),
+    }
+
+
+def machine() -> dict:
+    """Where a figure was taken: platform, CPUs, JAX backend and device, load average, host
+    memory."""
+    return {
+        "host_memory": host_memory(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "backend": jax.default_backend(),

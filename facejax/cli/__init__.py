@@ -12,8 +12,12 @@ import argparse
 import importlib
 import sys
 
+from facejax.cli import huge_pages
+
 # Module names under facejax.cli, in the order `facejax --help` lists them.
 _COMMANDS = ("info", "convert", "render", "synth", "fit", "train", "evaluate", "reconstruct")
+# The ones that run XLA computations long enough for huge pages to pay for a re-run (huge_pages).
+_COMPUTE_COMMANDS = ("render", "synth", "fit", "train", "evaluate", "reconstruct")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from facejax.formats.load import LoadOptionError
+
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] in _COMPUTE_COMMANDS:
+        huge_pages.rerun_with_huge_pages()  # returns unless it re-runs this command line
 
     args = build_parser().parse_args(argv)
     try:

@@ -14,6 +14,7 @@ from facejax.render.rasterize import (
     Fragments,
     default_batch_chunk,
     default_max_tiles,
+    default_window,
     rasterize,
 )
 from facejax.render.shade import composite, shade_pixels, shade_vertices
@@ -27,6 +28,7 @@ __all__ = [
     "default_batch_chunk",
     "default_max_tiles",
     "default_soft_max_tiles",
+    "default_window",
     "depth_map",
     "interpolate",
     "landmark_visibility",

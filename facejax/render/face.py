@@ -61,7 +61,7 @@ def render_face(
     background=None,
     per_pixel_shading: bool = False,
     cull_backfaces: bool = True,
-    window: int = 4,
+    window: int | None = None,
     max_tiles: int | None = None,
 ) -> Rendering:
     """Renders one face of a morphable model with its pose, camera and SH lighting.
@@ -76,7 +76,8 @@ def render_face(
       per_pixel_shading: shade each pixel from its interpolated normal (smooth highlights)
         instead of interpolating per-vertex shaded colours (cheaper).
       cull_backfaces: skip triangles facing away from the camera.
-      window: rasterizer tile size (static), see ``facejax.render.rasterize``.
+      window: rasterizer tile size (static); ``None`` lets ``facejax.render.rasterize``
+        choose (``default_window``).
       max_tiles: rasterizer tile budget (static).
 
     Returns:

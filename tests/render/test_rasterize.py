@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from facejax.render import default_batch_chunk, interpolate, rasterize
+from facejax.render import default_batch_chunk, default_window, interpolate, rasterize
 
 _raster = jax.jit(
     rasterize,
@@ -170,6 +170,34 @@ def test_interpolate_rejects_attributes_of_another_batch():
     frags = jax.tree.map(lambda x: jnp.stack([x, x]), raster(vertices, triangles))
     with pytest.raises(ValueError, match="batch shape"):
         interpolate(frags, triangles, np.zeros((3, 4, 3), np.float32))
+
+
+def test_default_window_is_2_for_a_mesh_denser_than_one_triangle_per_2x2_pixels_on_cpu():
+    assert default_window(70_788, 224, 224, "cpu") == 2  # a Basel-sized face
+    assert default_window(12_336, 64, 64, "cpu") == 2
+    assert default_window(12_336, 224, 224, "cpu") == 4
+    assert default_window(1_024, 64, 64, "cpu") == 2  # exactly one per 2 x 2 block
+    assert default_window(1_023, 64, 64, "cpu") == 4
+    assert default_window(70_788, 224, 224, "gpu") == 4
+
+
+@pytest.mark.parametrize("size", [16, 40])  # the rule picks window 2, then 4
+def test_the_default_window_draws_what_every_window_draws(size):
+    rng = np.random.default_rng(3)
+    # 200 triangles of their own 3 corners: most within 1.5 px of a centre, 10 large ones.
+    reach = np.where(np.arange(200) < 190, 1.5, size / 2)[:, None, None]
+    corners = rng.uniform(0, size, (200, 1, 2)) + reach * rng.uniform(-1, 1, (200, 3, 2))
+    depth = rng.uniform(1.0, 2.0, (200, 3, 1))
+    vertices = np.concatenate([corners, depth], axis=-1).reshape(600, 3).astype(np.float32)
+    triangles = np.arange(600, dtype=np.int32).reshape(200, 3)
+    assert default_window(200, size, size, "cpu") == (2 if size == 16 else 4)
+    draw = jax.jit(rasterize, static_argnums=(2, 3), static_argnames="window")
+    chosen = draw(vertices, triangles, size, size)
+    for window in (2, 4):
+        given = draw(vertices, triangles, size, size, window=window)
+        np.testing.assert_array_equal(chosen.triangle_id, given.triangle_id)
+        np.testing.assert_array_equal(chosen.barycentric, given.barycentric)
+    assert int(chosen.overflow_count) == 0
 
 
 def test_default_batch_chunk_is_one_image_on_cpu():

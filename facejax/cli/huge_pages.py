@@ -4,10 +4,10 @@ glibc's malloc told to use them.
 XLA on a CPU allocates the temporary buffers of every execution anew; glibc serves allocations
 over its mmap threshold with fresh ``mmap``s, and the kernel maps them on first touch one 4 KiB
 page at a time. A batch of eight 224 px images through the rasterizer's gradient took 14,400
-page faults per call (about 4 ms per image of a 6 ms total); the training steps of the recipes
-run 10-20 % faster without them (docs/performance.md, *Huge pages*). With
+page faults per call (about 4 ms per image of a 6 ms total). With
 ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (glibc 2.35 or later) malloc asks for transparent huge
-pages (``madvise``) on those maps: 512 times fewer faults and fewer TLB misses. glibc reads the
+pages (``madvise``) on those maps, 2 MiB per fault: the same call took 99-150 faults, and the
+recipes' training steps ran 10-20 % faster (docs/performance.md, *Huge pages*). glibc reads the
 setting only at process start, hence the re-run; the library itself never does this (set the
 variable yourself for a notebook or your own script).
 

@@ -3,6 +3,7 @@ its forward+backward, and a plain numpy implementation of the same math, and pri
 
     python benchmarks/morphable_speed.py                # Deep3DFaceRecon-sized model, batch 32
     python benchmarks/morphable_speed.py --quick        # fewer repeats
+    python benchmarks/morphable_speed.py --decode batch # morphable.decode_batch, not vmap
 
 The model has Deep3DFaceRecon's sizes (35,709 vertices, 70,789 triangles, 80/64/80
 components) with random bases: speed does not depend on the values.
@@ -127,6 +128,12 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--decode",
+        choices=["vmap", "batch"],
+        default="vmap",
+        help="jax.vmap(morphable.decode) or morphable.decode_batch (normals natively batched)",
+    )
     args = parser.parse_args()
     repeats = 3 if args.quick else args.repeats
 
@@ -134,8 +141,14 @@ def main():
     keys = jax.random.split(jax.random.key(0), args.batch)
     params = jax.vmap(lambda k: morphable.random_params(model, k))(keys)
 
+    decode = (
+        morphable.decode_batch
+        if args.decode == "batch"
+        else jax.vmap(morphable.decode, in_axes=(None, 0))
+    )
+
     def forward(model, params):
-        face = jax.vmap(morphable.decode, in_axes=(None, 0))(model, params)
+        face = decode(model, params)
         return face.screen_vertices, face.colors
 
     def loss(params, model):
@@ -185,6 +198,7 @@ def main():
                 "triangles": model.num_triangles,
                 "components": [KI, KE, KA],
                 "batch": args.batch,
+                "decode": args.decode,
                 "forward_ms": round(f_med * 1e3, 2),
                 "forward_min_ms": round(f_min * 1e3, 2),
                 "forward_backward_ms": round(b_med * 1e3, 2),

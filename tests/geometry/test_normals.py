@@ -113,10 +113,35 @@ def test_vmap_matches_loop():
     assert_close(out, loop, atol=ATOL_F32)
 
 
+def test_leading_batch_dims_match_the_float64_loop(x64):
+    batch = np.stack([[_noisy_octahedron(seed=3 * i + j) for j in range(3)] for i in range(2)])
+    out = vertex_normals(batch, OCTA_TRIANGLES)  # [2, 3, V, 3] natively
+    assert out.shape == batch.shape
+    for i in range(2):
+        for j in range(3):
+            assert_close(out[i, j], _reference(batch[i, j], OCTA_TRIANGLES)[2], atol=ATOL_F64)
+
+
+def test_gradients_of_a_native_batch(x64):
+    batch = np.stack([_noisy_octahedron(seed=s) for s in range(2)])
+    check_grads(
+        lambda x: geometry.vertex_normals(x, OCTA_TRIANGLES),
+        (batch,),
+        order=1,
+        modes=["fwd", "rev"],
+        atol=GRAD_TOL,
+        rtol=GRAD_TOL,
+    )
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match=r"vertices must have shape \[N, 3\]"):
         geometry.face_normals(jnp.zeros((2, 6, 3)), OCTA_TRIANGLES)
     with pytest.raises(ValueError, match="triangles must be integer"):
         geometry.vertex_normals(OCTA_VERTICES, OCTA_TRIANGLES.astype(np.float32))
+    with pytest.raises(ValueError, match=r"vertices must have shape \[\.\.\., N, 3\]"):
+        geometry.vertex_normals(jnp.zeros((3,)), OCTA_TRIANGLES)
+    with pytest.raises(ValueError, match=r"vertices must have shape \[N, 3\]"):
+        geometry.vertex_normals(jnp.zeros((2, 6, 4)), OCTA_TRIANGLES)
     with pytest.raises(ValueError, match=r"triangles must have shape \[N, 3\]"):
         geometry.triangle_areas(OCTA_VERTICES, OCTA_TRIANGLES[:, :2])

@@ -140,6 +140,27 @@ def test_vmap_equals_loop():
         np.testing.assert_allclose(batched.landmarks_2d[i], single.landmarks_2d, rtol=RTOL_F32)
 
 
+def test_decode_batch_equals_vmap_of_decode_with_its_gradients(x64):
+    model = _octahedron_model(dtype=np.float64)
+    keys = jax.random.split(jax.random.key(5), 3)
+    params = jax.vmap(lambda k: morphable.random_params(model, k, scale=1.0))(keys)
+    mapped = jax.jit(jax.vmap(morphable.decode, in_axes=(None, 0)))(model, params)
+    batched = jax.jit(morphable.decode_batch)(model, params)
+    for name in ("vertices", "camera_vertices", "screen_vertices", "normals", "colors"):
+        np.testing.assert_allclose(
+            getattr(batched, name), getattr(mapped, name), rtol=0, atol=ATOL_F64, err_msg=name
+        )
+
+    def loss(decode, identity):
+        face = decode(model, params.replace(identity=identity))
+        return jnp.sum(face.colors**2) + 1e-4 * jnp.sum(face.landmarks_2d[..., :2] ** 2)
+
+    vmapped = jax.vmap(morphable.decode, in_axes=(None, 0))
+    grad_batch = jax.grad(lambda i: loss(morphable.decode_batch, i))(params.identity)
+    grad_vmap = jax.grad(lambda i: loss(vmapped, i))(params.identity)
+    np.testing.assert_allclose(grad_batch, grad_vmap, rtol=0, atol=ATOL_F64)
+
+
 def test_gradients_of_projected_landmarks_and_colors(x64):
     model = _octahedron_model(dtype=np.float64)
     params = _params(model, 4)

@@ -1,7 +1,8 @@
 """From coefficients to faces: shape, albedo, landmarks, pose, projection, normals, colour.
 
 All functions take one unbatched model and one face's coefficients; batch them with
-``jax.vmap`` over the coefficients (``in_axes=(None, 0)``).
+``jax.vmap`` over the coefficients (``in_axes=(None, 0)``), except ``decode_batch``, which takes
+a batch of coefficients itself.
 """
 
 from __future__ import annotations

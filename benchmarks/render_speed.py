@@ -44,7 +44,7 @@ from facejax.render import (
     rasterize,
     soft_silhouette,
 )
-from facejax.render.rasterize import _visible_triangles
+from facejax.render.rasterize import _visible_triangles, tile_budgets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import host_memory  # noqa: E402
@@ -167,7 +167,7 @@ def measure(
                 perspective_correct=True,
                 near=0.0,
                 window=window,
-                max_tiles=result["max_tiles"],
+                budgets=tile_budgets(len(triangles), size, size, window, result["max_tiles"]),
             )
         )
         timed["visibility_one_image"] = (lambda v, t: visible(v[:1], t), (v, t))

@@ -8,6 +8,9 @@ in three passes over static shapes:
    one several. The tiles of all triangles are laid end to end in a buffer of ``max_tiles``
    entries (an exclusive cumulative sum gives each triangle its first slot); a triangle whose
    tiles do not all fit is counted in ``Fragments.overflow_count`` rather than lost silently.
+   Every slot costs work whether used or not, so when all the tiles fit a much smaller buffer
+   (a dense mesh of small triangles: about one slot per triangle) the pass draws in that one
+   instead (``tile_budgets``; a ``lax.cond`` on the tile count, the same pixels either way).
 2. **Visibility.** Each tile tests its pixel centres against the triangle's three edge functions
    with a top-left fill rule, a scatter-min of depth builds the z-buffer and a second scatter-min
    over the candidates that reach it picks the smallest triangle id. Scatter-min is commutative,
@@ -30,6 +33,7 @@ signed area ``(x1 - x0) (y2 - y0) - (x2 - x0) (y1 - y0)`` in pixel coordinates.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -101,6 +105,23 @@ def default_max_tiles(num_triangles: int, height: int, width: int, window: int) 
     times over: room for a dense mesh of small triangles together with a few large ones.
     """
     return num_triangles + 4 * math.ceil(height / window) * math.ceil(width / window)
+
+
+def tile_budgets(
+    num_triangles: int, height: int, width: int, window: int, max_tiles: int
+) -> tuple[int, ...]:
+    """The tile buffers the visibility pass may draw in: ``(max_tiles,)`` or ``(small,
+    max_tiles)``.
+
+    Every slot of the buffer costs a gather of its triangle's row and ``window**2`` pixel tests,
+    used or not. The default budget leaves room for large triangles (``default_max_tiles``); a
+    dense mesh whose triangles each fit one tile uses little of it (the 70,688-triangle face at
+    224 px: 70,688 of 120,864 slots). So the pass first counts the tiles, and draws in
+    ``small`` slots (one per triangle and a quarter of the image's tiles) when they all fit.
+    The tiles take the same slots in either buffer: the pixels do not depend on the choice.
+    """
+    small = num_triangles + -(-math.ceil(height / window) * math.ceil(width / window) // 4)
+    return (small, max_tiles) if small < max_tiles else (max_tiles,)
 
 
 def default_batch_chunk(max_tiles: int, window: int, backend: str | None = None) -> int:
@@ -193,7 +214,7 @@ def rasterize(
         perspective_correct=perspective_correct,
         near=near,
         window=window,
-        max_tiles=max_tiles,
+        budgets=tile_budgets(triangles.shape[0], height, width, window, max_tiles),
         batch_chunk=batch_chunk,
     )
     # Visibility carries no gradient; only it is chunked, so the loop has nothing to
@@ -211,7 +232,7 @@ def rasterize(
     )
 
 
-def _batched_visibility(height, width, *, batch_chunk, **options):
+def _batched_visibility(height, width, *, batch_chunk, budgets, **options):
     """``visibility(vertices [N, V, 3], triangles [F, 3])`` -> ``(triangle_id [N, H, W],
     overflow [N])``.
 
@@ -222,29 +243,34 @@ def _batched_visibility(height, width, *, batch_chunk, **options):
     slower per image on CPU for 8 face images, issue 16).
     """
 
-    def visible(chunk, triangles):  # [b, V, 3] -> triangle_id [b, H, W], overflow [b]
-        return _visible_triangles(chunk, triangles, height, width, **options)
+    def chunked(vertices, triangles, budgets):
+        def visible(chunk):  # [b, V, 3] -> triangle_id [b, H, W], overflow [b]
+            return _visible_triangles(chunk, triangles, height, width, budgets=budgets, **options)
 
-    @custom_batching.custom_vmap
-    def visibility(vertices, triangles):
         num_images = vertices.shape[0]
         if num_images <= batch_chunk:
-            return visible(vertices, triangles)
+            return visible(vertices)
         num_chunks = -(-num_images // batch_chunk)
         padding = num_chunks * batch_chunk - num_images
         filler = jnp.broadcast_to(vertices[:1], (padding,) + vertices.shape[1:])
         padded = jnp.concatenate([vertices, filler])
         chunks = padded.reshape((num_chunks, batch_chunk) + vertices.shape[1:])
-        triangle_id, overflow = jax.lax.map(lambda chunk: visible(chunk, triangles), chunks)
+        triangle_id, overflow = jax.lax.map(visible, chunks)
         triangle_id = triangle_id.reshape((-1, height, width))[:num_images]
         return triangle_id, overflow.reshape(-1)[:num_images]
+
+    @custom_batching.custom_vmap
+    def visibility(vertices, triangles):
+        return chunked(vertices, triangles, budgets)
 
     @visibility.def_vmap
     def _vmap_rule(axis_size, in_batched, vertices, triangles):
         vertices_batched, triangles_batched = in_batched
         if triangles_batched:  # a mesh per mapped image: no shared table, batch plainly
+            # Batched, the choice of buffer would run both: keep only the full one.
+            full = functools.partial(chunked, budgets=budgets[-1:])
             vertices_axis = 0 if vertices_batched else None
-            mapped = jax.vmap(visibility.fun, (vertices_axis, 0))(vertices, triangles)
+            mapped = jax.vmap(full, (vertices_axis, 0))(vertices, triangles)
             return mapped, (True, True)
         num_images = vertices.shape[1]
         triangle_id, overflow = visibility(vertices.reshape((-1,) + vertices.shape[2:]), triangles)
@@ -352,10 +378,14 @@ def _visible_triangles(
     perspective_correct,
     near,
     window,
-    max_tiles,
+    budgets,
 ):
-    """Visibility pass: ``triangle_id [B, H, W]`` int32 (-1 background), ``overflow [B]``."""
-    batch, num_triangles = screen_vertices.shape[0], triangles.shape[0]
+    """Visibility pass: ``triangle_id [B, H, W]`` int32 (-1 background), ``overflow [B]``.
+
+    ``budgets``: ``(max_tiles,)``, or ``(small, max_tiles)`` to draw in ``small`` slots when
+    all the tiles fit there (overflow is then zero in both).
+    """
+    num_triangles = triangles.shape[0]
     dtype = screen_vertices.dtype
     x, y, depth = tiles.triangle_corners(screen_vertices, triangles)
     columns, valid = _triangle_table(
@@ -369,10 +399,28 @@ def _visible_triangles(
     )
     box, num_tiles = tiles.pixel_boxes(x, y, height, width, window)
     table = jnp.stack(columns + [b.astype(dtype) for b in box], axis=-1)  # [B, F, P]
-    owner, local, used, overflow = tiles.assign_tiles(jnp.where(valid, num_tiles, 0), max_tiles)
-    tile = tiles.gather_rows(table, owner)  # [B, T, P]
-    rows, cols, inside = tiles.tile_pixels(tile[..., len(columns) :], local, used, window)
+    num_tiles = jnp.where(valid, num_tiles, 0)
 
+    def draw(budget):
+        owner, local, used, overflow = tiles.assign_tiles(num_tiles, budget)
+        tile = tiles.gather_rows(table, owner)  # [B, T, P]
+        rows, cols, inside = tiles.tile_pixels(tile[..., len(columns) :], local, used, window)
+        ids = _depth_test(tile, owner, rows, cols, inside, height, width, num_triangles)
+        return ids, overflow
+
+    if len(budgets) == 1:
+        return draw(budgets[0])
+    # Every slot of the buffer costs a gather and window**2 pixel tests, used or not: draw in
+    # the small buffer when all the tiles fit it. The tiles take the same slots in both
+    # buffers, so the pixels are the same.
+    fits = jnp.all(jnp.sum(num_tiles, axis=1) <= budgets[0])
+    return jax.lax.cond(fits, lambda: draw(budgets[0]), lambda: draw(budgets[1]))
+
+
+def _depth_test(tile, owner, rows, cols, inside, height, width, num_triangles):
+    """The z-buffer over the tiles' pixel tests: ``triangle_id [B, H, W]`` (-1 background)."""
+    batch = tile.shape[0]
+    dtype = tile.dtype
     px = cols.astype(dtype) + 0.5
     py = rows.astype(dtype) + 0.5
     key = jnp.zeros((), dtype)
@@ -397,7 +445,7 @@ def _visible_triangles(
     ids = jnp.full((num_pixels,), num_triangles, jnp.int32)
     ids = ids.at[jnp.where(nearest, pixel, num_pixels)].min(candidate_id, mode="drop")
     ids = jnp.where(ids < num_triangles, ids, -1)
-    return ids.reshape(batch, height, width), overflow
+    return ids.reshape(batch, height, width)
 
 
 def _interpolate_geometry(screen_vertices, triangles, triangle_id, *, perspective_correct):

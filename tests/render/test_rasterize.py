@@ -1,11 +1,21 @@
 """facejax.render.rasterize on cases whose answer is known exactly."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from facejax.render import default_batch_chunk, default_window, interpolate, rasterize
+from facejax.render import (
+    default_batch_chunk,
+    default_max_tiles,
+    default_window,
+    interpolate,
+    rasterize,
+    tiles,
+)
+from facejax.render.rasterize import _visible_triangles, tile_budgets
 
 _raster = jax.jit(
     rasterize,
@@ -204,3 +214,52 @@ def test_default_batch_chunk_is_one_image_on_cpu():
     assert default_batch_chunk(83_232, 4, "cpu") == 1
     assert default_batch_chunk(83_232, 4, "gpu") == 2**24 // (83_232 * 16)
     assert default_batch_chunk(10**9, 4, "tpu") == 1
+
+
+def test_tile_budgets_add_a_small_buffer_below_the_full_one():
+    assert tile_budgets(70_688, 224, 224, 2, 120_864) == (70_688 + 112 * 112 // 4, 120_864)
+    assert tile_budgets(8, 16, 16, 4, 72) == (8 + 4, 72)
+    assert tile_budgets(8, 16, 16, 4, 12) == (12,)  # a budget no larger than the small one
+
+
+@pytest.mark.parametrize("max_tiles", [None, 110])  # the default; one that overflows
+def test_the_small_tile_buffer_draws_what_the_full_one_draws(max_tiles):
+    # 100 triangles within 0.7 px of a point (each fits one 2 x 2 tile: the small buffer), and
+    # the same with 10 of them grown large (they do not fit it): each twice, and as a batch.
+    size, window = 16, 2
+    rng = np.random.default_rng(5)
+    reach = np.full((2, 100, 1, 1), 0.7)
+    reach[1, :10] = size / 2
+    corners = rng.uniform(0, size, (1, 100, 1, 2)) + reach * rng.uniform(-1, 1, (1, 100, 3, 2))
+    depth = np.broadcast_to(rng.uniform(1.0, 2.0, (1, 100, 3, 1)), (2, 100, 3, 1))
+    vertices = np.concatenate([corners, depth], axis=-1).reshape(2, 300, 3).astype(np.float32)
+    triangles = np.arange(300, dtype=np.int32).reshape(100, 3)
+    full = max_tiles or default_max_tiles(100, size, size, window)
+    budgets = tile_budgets(100, size, size, window, full)
+    x, y, _ = tiles.triangle_corners(jnp.asarray(vertices), jnp.asarray(triangles))
+    needed = np.asarray(jnp.sum(tiles.pixel_boxes(x, y, size, size, window)[1], axis=1))
+    assert needed[0] <= budgets[0] < needed[1]  # the two cases take the two buffers
+
+    def draw(budgets):
+        return jax.jit(
+            functools.partial(
+                _visible_triangles,
+                height=size,
+                width=size,
+                cull_backfaces=False,
+                perspective_correct=True,
+                near=0.0,
+                window=window,
+                budgets=budgets,
+            )
+        )
+
+    ladder, single = draw(budgets), draw((full,))
+    for images in (vertices[[0, 0]], vertices[[1, 1]], vertices):
+        ids, overflow = ladder(images, triangles)
+        expected_ids, expected_overflow = single(images, triangles)
+        np.testing.assert_array_equal(ids, expected_ids)
+        np.testing.assert_array_equal(overflow, expected_overflow)
+    assert np.any(np.asarray(ids) >= 0)
+    assert int(overflow[0]) == 0
+    assert (int(overflow[1]) > 0) == (max_tiles is not None)  # the overflow case is one

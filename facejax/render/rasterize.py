@@ -44,8 +44,8 @@ from jax import custom_batching
 from facejax.render import tiles
 
 # Columns of the per-triangle table, per edge: origin (x, y), signed direction (x, y),
-# top-left flag, depth-key coefficient.
-_EDGE_PARAMS = 6
+# depth-key coefficient. (The top-left flag follows from the direction: computed per tile.)
+_EDGE_PARAMS = 5
 # Pixel tests per visibility chunk on accelerators (see default_batch_chunk).
 _TESTS_PER_CHUNK = 1 << 24
 # Vertices of the edge opposite corner i are (i + 1, i + 2) mod 3.
@@ -336,8 +336,8 @@ def _triangle_table(x, y, depth, triangles, *, cull_backfaces, perspective_corre
 
     Returns:
       ``columns``: list of ``3 * _EDGE_PARAMS`` ``[B, F]`` arrays, per edge the origin (x, y),
-      the direction (x, y) signed so the edge function is positive inside, the top-left flag
-      and the depth-key coefficient; and ``valid [B, F]`` bool.
+      the direction (x, y) signed so the edge function is positive inside and the depth-key
+      coefficient; and ``valid [B, F]`` bool.
     """
     area2, valid = drawable_triangles(x, y, depth, cull_backfaces=cull_backfaces, near=near)
     orientation = jnp.where(area2 > 0, 1.0, -1.0).astype(area2.dtype)
@@ -361,10 +361,7 @@ def _triangle_table(x, y, depth, triangles, *, cull_backfaces, perspective_corre
         sign = jnp.where(swap, -orientation, orientation)
         dx = sign * (jnp.where(swap, x[i], x[j]) - ox)
         dy = sign * (jnp.where(swap, y[i], y[j]) - oy)
-        # The edge function dx (py - oy) - dy (px - ox) has gradient (-dy, dx), pointing
-        # inside. Top-left rule: own the edge if that is +x, or +y for a horizontal edge.
-        top_left = (dy < 0) | ((dy == 0) & (dx > 0))
-        columns += [ox, oy, dx, dy, top_left.astype(area2.dtype), key_coef[edge]]
+        columns += [ox, oy, dx, dy, key_coef[edge]]
     return columns, valid
 
 
@@ -426,11 +423,12 @@ def _depth_test(tile, owner, rows, cols, inside, height, width, num_triangles):
     key = jnp.zeros((), dtype)
     for edge in range(3):
         edge_columns = tile[..., edge * _EDGE_PARAMS : (edge + 1) * _EDGE_PARAMS]
-        ox, oy, dx, dy, top_left, key_coef = (
-            edge_columns[..., k, None, None] for k in range(_EDGE_PARAMS)
-        )
+        ox, oy, dx, dy, key_coef = (edge_columns[..., k, None, None] for k in range(_EDGE_PARAMS))
         value = dx * (py - oy) - dy * (px - ox)
-        inside &= (value > 0) | ((value == 0) & (top_left > 0))
+        # The edge function has gradient (-dy, dx), pointing inside. Top-left rule: own the
+        # edge if that is +x, or +y for a horizontal edge.
+        top_left = (dy < 0) | ((dy == 0) & (dx > 0))
+        inside &= (value > 0) | ((value == 0) & top_left)
         key = key + value * key_coef
 
     num_pixels = batch * height * width

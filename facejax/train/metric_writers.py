@@ -3,7 +3,8 @@
 * ``workdir/metrics.jsonl``: one JSON object per logged step, ``{"step": 100, "train/loss":
   0.61, ...}``; non-finite values are written as ``null`` (strict JSON).
 * ``workdir/tensorboard/events.out.tfevents.*``: scalar summaries written with ``tensorboardX``
-  (protobuf only); ``tensorboard --logdir workdir/tensorboard`` shows them.
+  (protobuf only); ``tensorboard --logdir workdir/tensorboard`` shows them. Non-finite values
+  (a metric with no data, such as an empty yaw bin) are left out, as ``null`` is in the JSON.
 
 **Resumed runs.** The steps after the restored checkpoint were run (and logged) by the killed
 run and are run again: :class:`JsonlWriter` drops records after the restored step when it opens
@@ -89,7 +90,8 @@ class TensorBoardWriter:
 
     def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
         for name, value in scalars.items():
-            self._writer.add_scalar(name, float(value), int(step))
+            if _json_value(value) is not None:  # no value, as in metrics.jsonl
+                self._writer.add_scalar(name, float(value), int(step))
 
     def flush(self) -> None:
         self._writer.flush()

@@ -13,6 +13,7 @@ from facejax.data.pipeline import make_loader
 from facejax.train import (
     create_train_state,
     make_checkpoint_manager,
+    make_metric_writers,
     read_jsonl,
     read_tfevents_scalars,
     restore_checkpoint,
@@ -217,3 +218,18 @@ def test_restore_variables_gives_the_runs_ema_variables_and_step(toy, tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     with pytest.raises(FileNotFoundError, match="no checkpoint to restore"):
         restore_variables(config, tmp_path / "empty", init_fn)
+
+
+def test_tensorboard_leaves_out_what_the_json_lines_write_as_null(tmp_path):
+    # An evaluation metric with no data (an empty yaw bin) is NaN: null in metrics.jsonl, and
+    # no point in TensorBoard (tensorboardX would warn about it on every evaluation).
+    writers = make_metric_writers(tmp_path)
+    writers.write_scalars(1, {"eval/nme": 0.5, "eval/nme_yaw_60_90": float("nan")})
+    writers.write_scalars(2, {"eval/nme": float("inf")})
+    writers.close()
+    assert read_jsonl(tmp_path / "metrics.jsonl") == [
+        {"step": 1, "eval/nme": 0.5, "eval/nme_yaw_60_90": None},
+        {"step": 2, "eval/nme": None},
+    ]
+    (events,) = os.listdir(tmp_path / "tensorboard")
+    assert read_tfevents_scalars(tmp_path / "tensorboard" / events) == [(1, "eval/nme", 0.5)]

@@ -47,6 +47,7 @@ from facejax.geometry.transform import (
     inverse_rigid,
     inverse_similarity,
     rigid_transform,
+    rotate_points,
     similarity_transform,
 )
 
@@ -76,6 +77,7 @@ __all__ = [
     "inverse_rigid",
     "inverse_similarity",
     "rigid_transform",
+    "rotate_points",
     "similarity_transform",
     # camera
     "Camera",

@@ -7,6 +7,7 @@ written out, so the functions work under ``jax_numpy_rank_promotion="raise"``.
 
 import jax
 import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
 
 from facejax.geometry._validation import as_float, check_shape, check_trailing
 
@@ -27,9 +28,49 @@ def _lift(vector: jax.Array, points: jax.Array) -> jax.Array:
     return vector.reshape((1,) * (points.ndim - 1) + (3,))
 
 
+@jax.custom_jvp
 def _rotate(points: jax.Array, rotation: jax.Array) -> jax.Array:
-    # Row-vector form of R @ x for every point: x @ R.T.
-    return jnp.einsum("...j,ij->...i", points, rotation)
+    # R @ x as nine scalar multiply-adds, not a dot: XLA's CPU dot over a contraction of 3 is
+    # slow (32 x 6,170 points under jax.vmap: 3.5 ms against 0.25, forward + backward 5.5
+    # against 1.7).
+    x, y, z = (points[..., j] for j in range(3))
+    return jnp.stack(
+        [x * rotation[i, 0] + y * rotation[i, 1] + z * rotation[i, 2] for i in range(3)], axis=-1
+    )
+
+
+def _rotate_jvp(primals, tangents):
+    points, rotation = primals
+    d_points, d_rotation = tangents
+    terms = []
+    if not isinstance(d_points, SymbolicZero):
+        terms.append(_rotate(d_points, rotation))
+    if not isinstance(d_rotation, SymbolicZero):
+        # A dot here: its transpose, the rotation's gradient, sums over every point, and
+        # there a dot is faster than nine separate reductions (the whole image formation's
+        # forward + backward, 35,709 vertices x 32: 250-261 ms with the dot, 275-298 without;
+        # the rotation's gradient alone 5.8 ms either way, the points' 0.35-0.48 against 11).
+        terms.append(jnp.einsum("...j,ij->...i", points, d_rotation))
+    return _rotate(points, rotation), sum(terms) if terms else jnp.zeros_like(points)
+
+
+_rotate.defjvp(_rotate_jvp, symbolic_zeros=True)
+
+
+def rotate_points(points, rotation) -> jax.Array:
+    """Applies ``x' = R @ x`` to every point (or direction, such as a normal).
+
+    Args:
+      points: ``[..., 3]``.
+      rotation: ``[3, 3]`` rotation acting on column vectors.
+
+    Returns:
+      ``[..., 3]`` rotated points.
+    """
+    points = as_float(points)
+    check_trailing(points, (3,), "points", "rotate_points")
+    rotation, _ = _check_pose(rotation, jnp.zeros(3, points.dtype), "rotate_points")
+    return _rotate(points, rotation)
 
 
 def rigid_transform(points, rotation, translation) -> jax.Array:

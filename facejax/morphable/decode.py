@@ -190,7 +190,7 @@ def _posed_face(model: MorphableModel, params: FaceParams, vertices, canonical_n
     camera_vertices = geometry.rigid_transform(vertices, rotation, params.translation)
     screen_vertices = geometry.project(params.camera, camera_vertices)
     # Rotating canonical normals is cheaper than recomputing them from posed vertices.
-    vertex_normals = jnp.einsum("ij,vj->vi", rotation, canonical_normals)
+    vertex_normals = geometry.rotate_points(canonical_normals, rotation)
     vertex_albedo = albedo(model, params.albedo)
     colors = lighting.shade(vertex_albedo, vertex_normals, params.sh_coeffs)
     if model.num_landmarks:

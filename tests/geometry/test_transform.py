@@ -15,6 +15,7 @@ inverse_rigid = jax.jit(geometry.inverse_rigid)
 inverse_similarity = jax.jit(geometry.inverse_similarity)
 compose_rigid = jax.jit(geometry.compose_rigid)
 compose_similarity = jax.jit(geometry.compose_similarity)
+rotate_points = jax.jit(geometry.rotate_points)
 
 ATOL_F64 = 1e-12
 ATOL_F32 = 1e-4  # points of size ~100 (mm)
@@ -43,6 +44,7 @@ def test_rigid_and_similarity_match_numpy(x64):
     assert_close(similarity_transform(p, s, r, t), s * (p @ r.T) + t, atol=ATOL_F64)
     # A single point [3] works too.
     assert_close(rigid_transform(p[0, 0], r, t), r @ p[0, 0] + t, atol=ATOL_F64)
+    assert_close(rotate_points(p, r), p @ r.T, atol=ATOL_F64)
 
 
 def test_inverses_undo(x64):
@@ -78,12 +80,18 @@ def test_vmap_over_poses_matches_loop():
     assert out.dtype == jnp.float32
     loop = np.stack([similarity_transform(p, s[i], r[i], t[i]) for i in range(3)])
     assert_close(out, loop, atol=ATOL_F32)
+    points = jnp.stack([p, 2.0 * p, -p])  # a point set per rotation, as decode_batch has
+    rotated = jax.jit(jax.vmap(geometry.rotate_points))(points, r)
+    assert_close(
+        rotated, np.stack([rotate_points(points[i], r[i]) for i in range(3)]), atol=ATOL_F32
+    )
 
 
 def test_gradients(x64):
     s, r, t = _pose(5)
     p = _points((3, 3))
     check_grads(similarity_transform, (p, s, r, t), order=1, atol=GRAD_TOL, rtol=GRAD_TOL)
+    check_grads(rotate_points, (p, r), order=2, atol=GRAD_TOL, rtol=GRAD_TOL)
 
 
 def test_bad_shapes():
@@ -95,3 +103,7 @@ def test_bad_shapes():
         rigid_transform(jnp.zeros((3, 4)), jnp.eye(3), jnp.zeros(3))
     with pytest.raises(ValueError, match=r"scale must have shape \[\]"):
         similarity_transform(jnp.zeros((4, 3)), jnp.ones(1), jnp.eye(3), jnp.zeros(3))
+    with pytest.raises(ValueError, match=r"rotate_points: rotation must have shape \[3, 3\]"):
+        rotate_points(jnp.zeros((4, 3)), jnp.eye(4))
+    with pytest.raises(ValueError, match=r"rotate_points: points must have shape \[\.\.\., 3\]"):
+        rotate_points(jnp.zeros((4, 2)), jnp.eye(3))

@@ -32,7 +32,7 @@ import sys
 import jax
 import jax.numpy as jnp
 
-from facejax import lighting, morphable
+from facejax import geometry, lighting, morphable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from morphable_speed import deep3d_sized_model  # noqa: E402
@@ -56,7 +56,7 @@ def stages(model):
         return morphable.normals(model, vertices)
 
     def shade(model, albedo, normals, params):
-        rotated = jnp.einsum("ij,vj->vi", morphable.rotation_matrix(params), normals)
+        rotated = geometry.rotate_points(normals, morphable.rotation_matrix(params))
         return lighting.shade(albedo, rotated, params.sh_coeffs)
 
     def landmarks(model, camera_vertices, screen_vertices):

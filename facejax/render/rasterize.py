@@ -407,9 +407,7 @@ def _visible_triangles(
 
     if len(budgets) == 1:
         return draw(budgets[0])
-    # Every slot of the buffer costs a gather and window**2 pixel tests, used or not: draw in
-    # the small buffer when all the tiles fit it. The tiles take the same slots in both
-    # buffers, so the pixels are the same.
+    # The small buffer when all the tiles fit it (tile_budgets).
     fits = jnp.all(jnp.sum(num_tiles, axis=1) <= budgets[0])
     return jax.lax.cond(fits, lambda: draw(budgets[0]), lambda: draw(budgets[1]))
 

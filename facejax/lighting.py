@@ -56,22 +56,14 @@ SH_CONSTANTS = np.array(
 LAMBERT_FACTORS = np.array([1.0, 2.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0, 0.25, 0.25, 0.25, 0.25, 0.25])
 
 
+def _nonconstant_monomials(x, y, z):
+    """The 8 monomials after the constant, in basis order, of coordinates of any shape."""
+    return (y, z, x, x * y, y * z, 3.0 * z * z - 1.0, x * z, x * x - y * y)
+
+
 def _monomials(normals):
     x, y, z = normals[..., 0], normals[..., 1], normals[..., 2]
-    return jnp.stack(
-        [
-            jnp.ones_like(x),
-            y,
-            z,
-            x,
-            x * y,
-            y * z,
-            3.0 * z * z - 1.0,
-            x * z,
-            x * x - y * y,
-        ],
-        axis=-1,
-    )
+    return jnp.stack([jnp.ones_like(x), *_nonconstant_monomials(x, y, z)], axis=-1)
 
 
 def sh_basis(normals):
@@ -111,7 +103,7 @@ def _shading(normals, sh_coeffs):
     # took 60 ms for 32 x 35,709 normals, these 1 ms (benchmarks/image_formation_stages.py).
     weights = _factors(normals.dtype)[:, None] * sh_coeffs  # [9, 3]
     x, y, z = (normals[..., i : i + 1] for i in range(3))
-    terms = (1.0, y, z, x, x * y, y * z, 3.0 * z * z - 1.0, x * z, x * x - y * y)
+    terms = (1.0, *_nonconstant_monomials(x, y, z))
     shape = (1,) * (normals.ndim - 1) + (3,)
     return sum(term * weights[k].reshape(shape) for k, term in enumerate(terms))
 
@@ -130,18 +122,10 @@ def _shading_jvp(primals, tangents):
         # the transpose (the normals' gradient, a contraction of 3 per vertex) is slow on CPU
         # (the cycle recipe's render of 32 faces: 3.7 ms of its 122 ms of op time).
         weights = factors[:, None] * sh_coeffs  # [9, 3]
-        x, y, z = (normals[..., i] for i in range(3))
-        dx, dy, dz = (d_normals[..., i] for i in range(3))
-        d_terms = (
-            dy,
-            dz,
-            dx,
-            dx * y + x * dy,
-            dy * z + y * dz,
-            6.0 * z * dz,
-            dx * z + x * dz,
-            2.0 * (x * dx - y * dy),
-        )  # the derivatives of the monomials 1..8 (the constant's is zero)
+        planes = tuple(normals[..., i] for i in range(3))
+        d_planes = tuple(d_normals[..., i] for i in range(3))
+        # The constant's derivative is zero: the 8 others.
+        _, d_terms = jax.jvp(_nonconstant_monomials, planes, d_planes)
         channels = [sum(t * weights[k + 1, c] for k, t in enumerate(d_terms)) for c in range(3)]
         terms.append(jnp.stack(channels, axis=-1))
     if not isinstance(d_sh, SymbolicZero):

@@ -12,13 +12,18 @@ from jax.custom_derivatives import SymbolicZero
 from facejax.geometry._validation import as_float, check_shape, check_trailing
 
 
-def _check_pose(rotation, translation, fn):
-    rotation, translation = as_float(rotation), as_float(translation)
+def _check_rotation(rotation, fn):
+    rotation = as_float(rotation)
     if rotation.shape != (3, 3):
         raise ValueError(
             f"{fn}: rotation must have shape [3, 3], got {tuple(rotation.shape)} "
             "(one transform; batch several with jax.vmap)"
         )
+    return rotation
+
+
+def _check_pose(rotation, translation, fn):
+    rotation, translation = _check_rotation(rotation, fn), as_float(translation)
     check_shape(translation, (3,), "translation", fn)
     return rotation, translation
 
@@ -69,8 +74,7 @@ def rotate_points(points, rotation) -> jax.Array:
     """
     points = as_float(points)
     check_trailing(points, (3,), "points", "rotate_points")
-    rotation, _ = _check_pose(rotation, jnp.zeros(3, points.dtype), "rotate_points")
-    return _rotate(points, rotation)
+    return _rotate(points, _check_rotation(rotation, "rotate_points"))
 
 
 def rigid_transform(points, rotation, translation) -> jax.Array:

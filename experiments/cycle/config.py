@@ -26,7 +26,8 @@ Variants:
   full: GPU/TPU; ResNet-50 in bfloat16 at 112 px on clips laid out person / clip / frames
     (``facejax_identity_clips``, e.g. VoxCeleb frames: set data.manual_dir) with the full
     embedded model. Real clips have no 3D truth: evaluation gives landmark NME only.
-Ablation knobs: loss.pose_cycle, loss.expression_cycle (on/off switches of the two cycles).
+Ablation knobs: loss.pose_cycle, loss.expression_cycle (on/off switches of the two cycles);
+loss.cycle_image_target (the image rendered back against frame a, or against its rendering).
 Augmentation of the training pairs (on in small, off elsewhere): data.zoom, data.max_shift,
 data.color_jitter.
 """
@@ -89,6 +90,9 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 "pose_cycle": True,
                 "expression_cycle": True,
                 "w_cycle_image": 1.0,  # mean absolute colour difference over the face
+                # The image rendered back against frame a ("frame", the method's loss) or
+                # against frame a's own rendering, held fixed ("rendering"; recipes/cycle.py).
+                "cycle_image_target": "frame",
                 "w_cycle_code": 0.1,  # mean squared code difference
             }
         )

@@ -80,14 +80,24 @@ def _encoder(net, variables, model3d, precision: str, train: bool):
     return encode
 
 
-def cycle_terms(cycle: cc.Cycle, image_a, image_size: int) -> dict[str, Any]:
-    """``{"image": [B], "code": [B]}``: the image rendered back against frame ``a`` (mean
+# What the image rendered back is compared with (``loss.cycle_image_target``).
+CYCLE_IMAGE_TARGETS = ("frame", "rendering")
+
+
+def cycle_terms(cycle: cc.Cycle, reference, image_size: int) -> dict[str, Any]:
+    """``{"image": [B], "code": [B]}``: the image rendered back against ``reference`` (mean
     absolute colour difference over the face region it covers), and the re-encoded codes against
     the injected ones (mean squared difference of :func:`cycle_construction.code_vector`; the
-    injected codes are the target, not moved by this term)."""
+    injected codes are the target, not moved by this term).
+
+    ``reference`` is frame ``a`` itself (``loss.cycle_image_target = "frame"``, the method's
+    loss) or frame ``a``'s own rendering held fixed (``"rendering"``): that leaves out what the
+    renderer cannot reproduce of the frame whatever the cycle does, most of the first
+    (experiments/cycle/README.md, *Why the cycles hardly change the result*).
+    """
     back = cycle.reversed_images
     return {
-        "image": losses.cycle_consistency_loss(image_a, back.image, back.face_mask),
+        "image": losses.cycle_consistency_loss(reference, back.image, back.face_mask),
         "code": losses.cycle_consistency_loss(
             cc.code_vector(cycle.reencoded, image_size),
             jax.lax.stop_gradient(cc.code_vector(cycle.injected, image_size)),
@@ -104,6 +114,13 @@ def make_loss_fn(net, model3d, config):
     """
     weights = config.loss
     size = config.data.image_size
+    # Runs saved before the option existed compared with the frame.
+    cycle_image_target = weights.get("cycle_image_target", "frame")
+    if cycle_image_target not in CYCLE_IMAGE_TARGETS:
+        raise ValueError(
+            f"loss.cycle_image_target must be one of {CYCLE_IMAGE_TARGETS}; "
+            f"got {cycle_image_target!r}"
+        )
 
     def loss_fn(params, batch_stats, batch, rng, train=True):
         del rng  # no dropout or sampling
@@ -154,10 +171,13 @@ def make_loss_fn(net, model3d, config):
             )
         encode = _encoder(net, variables, model3d, config.precision, train)
         cycles = {"pose_cycle": cc.pose_cycle, "expression_cycle": cc.expression_cycle}
+        reference = frames_a
+        if cycle_image_target == "rendering":
+            reference = jax.lax.stop_gradient(rendered.image[:pairs])
         for name, run_cycle in cycles.items():
             if weights[name]:  # the ablation switches (static: not traced at all when off)
                 cycle = run_cycle(encode, model3d, codes_a, codes_b, frames_a)
-                for part, value in cycle_terms(cycle, frames_a, size).items():
+                for part, value in cycle_terms(cycle, reference, size).items():
                     terms[f"{name}_{part}"] = value
         total = sum(_weight(weights, name) * jnp.mean(value) for name, value in terms.items())
         metrics = {f"loss_{name}": jnp.mean(value) for name, value in terms.items()}

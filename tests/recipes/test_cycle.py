@@ -69,6 +69,64 @@ def test_no_3d_truth_reaches_the_loss(data_dir):
     assert loss(moved) != both_cycles
 
 
+def test_cycle_image_target_is_the_frame_or_its_rendering(data_dir):
+    """``loss.cycle_image_target``: the image rendered back against frame a (also what a run
+    saved before the option gets) or against frame a's own rendering; anything else is refused."""
+    from facejax import losses, morphable
+    from facejax.formats import load_model
+    from facejax.recipes import cycle, networks
+    from facejax.recipes import cycle_construction as cc
+    from facejax.train import cast_images
+
+    # The pose cycle alone: the expression cycle is built the same way (recipes/cycle.py).
+    sets = (
+        "data.batch_size=2",
+        "model.width=4",
+        "model.branch_width=8",
+        "loss.expression_cycle=False",
+    )
+    model3d = morphable.to_device(load_model("synthetic:small"))
+    config = _config(data_dir, *sets)
+    loader = cycle.train_data_fn(config, cycle._prepare_data(config).as_data_source("train"))()
+    batch = next(loader)
+    loader.close()
+    net = cycle.create_network(config)
+    variables = networks.make_init_fn(net, model3d, 32)(jax.random.key(1))
+
+    def terms(config):
+        loss_fn = jax.jit(cycle.make_loss_fn(net, model3d, config), static_argnames="train")
+        params, stats = variables["params"], variables["batch_stats"]
+        metrics = loss_fn(params, stats, batch, None, train=False)[1][0]
+        return {k: float(v) for k, v in metrics.items()}
+
+    # The reference by hand: the network's codes of both frames, the pose cycle of frame a.
+    frames_a = cast_images(batch["image_a"], "float32")
+    encode = cycle._encoder(net, variables, model3d, config.precision, train=False)
+    codes_a = encode(frames_a)
+    codes_b = encode(cast_images(batch["image_b"], "float32"))
+    back = cc.pose_cycle(encode, model3d, codes_a, codes_b, frames_a).reversed_images
+    own = cc.render_codes(model3d, codes_a, frames_a).image
+
+    def l1(reference):
+        return float(np.mean(losses.cycle_consistency_loss(reference, back.image, back.face_mask)))
+
+    frame = terms(config)
+    np.testing.assert_allclose(frame["loss_pose_cycle_image"], l1(frames_a), rtol=1e-4)
+    rendering = terms(_config(data_dir, *sets, "loss.cycle_image_target=rendering"))
+    np.testing.assert_allclose(rendering["loss_pose_cycle_image"], l1(own), rtol=1e-4)
+    assert abs(l1(own) - l1(frames_a)) > 1e-3  # the two references differ here
+    # Only the cycle image terms change.
+    for key in ("loss_photometric", "loss_landmarks", "loss_pose_cycle_code"):
+        assert rendering[key] == frame[key]
+    # A run saved before the option existed: the frame, as before.
+    saved = _config(data_dir, *sets)
+    with saved.unlocked():
+        del saved.loss["cycle_image_target"]
+    assert terms(saved) == frame
+    with pytest.raises(ValueError, match="cycle_image_target"):
+        cycle.make_loss_fn(net, model3d, _config(data_dir, *sets, "loss.cycle_image_target=x"))
+
+
 def test_fitted_identity_targets_come_from_2d_landmarks_only(data_dir, tmp_path):
     from facejax import morphable
     from facejax.formats import load_model

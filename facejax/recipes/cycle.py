@@ -93,7 +93,7 @@ def cycle_terms(cycle: cc.Cycle, reference, image_size: int) -> dict[str, Any]:
     ``reference`` is frame ``a`` itself (``loss.cycle_image_target = "frame"``, the method's
     loss) or frame ``a``'s own rendering held fixed (``"rendering"``): that leaves out what the
     renderer cannot reproduce of the frame whatever the cycle does, most of the first
-    (experiments/cycle/README.md, *Why the cycles hardly change the result*).
+    (experiments/cycle/README.md, *What the cycle terms weigh in training*).
     """
     back = cycle.reversed_images
     return {

@@ -101,11 +101,15 @@ def test_cycle_image_target_is_the_frame_or_its_rendering(data_dir):
 
     # The reference by hand: the network's codes of both frames, the pose cycle of frame a.
     frames_a = cast_images(batch["image_a"], "float32")
-    encode = cycle._encoder(net, variables, model3d, config.precision, train=False)
-    codes_a = encode(frames_a)
-    codes_b = encode(cast_images(batch["image_b"], "float32"))
-    back = cc.pose_cycle(encode, model3d, codes_a, codes_b, frames_a).reversed_images
-    own = cc.render_codes(model3d, codes_a, frames_a).image
+
+    @jax.jit
+    def by_hand(frames_a, frames_b):
+        encode = cycle._encoder(net, variables, model3d, config.precision, train=False)
+        codes_a, codes_b = encode(frames_a), encode(frames_b)
+        back = cc.pose_cycle(encode, model3d, codes_a, codes_b, frames_a).reversed_images
+        return back, cc.render_codes(model3d, codes_a, frames_a).image
+
+    back, own = by_hand(frames_a, cast_images(batch["image_b"], "float32"))
 
     def l1(reference):
         return float(np.mean(losses.cycle_consistency_loss(reference, back.image, back.face_mask)))

@@ -22,6 +22,7 @@ The synthetic truth is not read.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 
 import jax
@@ -44,15 +45,17 @@ def _cosine(a, b) -> float:
     return float(dot / norms) if float(norms) > 0 else float("nan")
 
 
-def term_gradients(net, variables, model3d, config, batch) -> dict:
-    """Per loss term: mean value, weight, weighted gradient norm and its cosines."""
+def weighted_term_gradients(net, variables, model3d, config, batch):
+    """``(means, grads)``: per loss term (``loss_<term>``) its mean over the batch and the
+    gradient of its weighted mean with respect to the parameters; the grads add up to the
+    loss's gradient in a training step."""
     loss_fn = cycle.make_loss_fn(net, model3d, config)
     params, batch_stats = variables["params"], variables["batch_stats"]
 
     def term_means(p):
         return loss_fn(p, batch_stats, batch, None, True)[1][0]
 
-    means, vjp = jax.vjp(term_means, params)
+    means, vjp = jax.jit(functools.partial(jax.vjp, term_means))(params)
     backward = jax.jit(vjp)
     grads = {}
     for name in means:
@@ -60,12 +63,18 @@ def term_gradients(net, variables, model3d, config, batch) -> dict:
         cotangent[name] = jnp.ones_like(means[name])
         weight = cycle._weight(config.loss, name.removeprefix("loss_"))
         grads[name] = jax.tree.map(lambda g, w=weight: w * g, backward(cotangent)[0])
+    return means, grads
+
+
+def term_report(means, grads, weights) -> dict:
+    """Per loss term of :func:`weighted_term_gradients`: mean value, weight (from the config's
+    ``loss`` block ``weights``), weighted gradient norm and its cosines."""
     total = jax.tree.map(lambda *g: sum(g), *grads.values())
     photometric = grads["loss_photometric"]
     return {
         name.removeprefix("loss_"): {
             "value": float(means[name]),
-            "weight": float(cycle._weight(config.loss, name.removeprefix("loss_"))),
+            "weight": float(cycle._weight(weights, name.removeprefix("loss_"))),
             "weighted_gradient_norm": float(optax.global_norm(grad)),
             "cosine_with_photometric": _cosine(grad, photometric),
             "cosine_with_total": _cosine(grad, total),
@@ -74,28 +83,31 @@ def term_gradients(net, variables, model3d, config, batch) -> dict:
     }
 
 
-def image_parts(net, variables, model3d, config, batch) -> dict:
+def image_parts(net, variables, model3d, config, batch, cycles=tuple(CYCLES)) -> dict:
     """Per cycle: the image rendered back and frame ``a``'s own rendering against frame ``a``,
     and against each other, over the face region the image rendered back covers."""
-    frames_a = cast_images(batch["image_a"], "float32")
-    frames_b = cast_images(batch["image_b"], "float32")
-    encode = cycle._encoder(net, variables, model3d, config.precision, train=False)
-    codes_a, codes_b = encode(frames_a), encode(frames_b)
-    own = cc.render_codes(model3d, codes_a, frames_a).image
-    parts = {}
-    for name, run_cycle in CYCLES.items():
-        back = run_cycle(encode, model3d, codes_a, codes_b, frames_a).reversed_images
-        mask = back.face_mask
 
-        def l1(x, y, mask=mask):
-            return float(jnp.mean(losses.cycle_consistency_loss(x, y, mask)))
+    @jax.jit
+    def parts(frames_a, frames_b):
+        encode = cycle._encoder(net, variables, model3d, config.precision, train=False)
+        codes_a, codes_b = encode(frames_a), encode(frames_b)
+        own = cc.render_codes(model3d, codes_a, frames_a).image
+        out = {}
+        for name in cycles:
+            back = CYCLES[name](encode, model3d, codes_a, codes_b, frames_a).reversed_images
 
-        parts[name] = {
-            "back_vs_frame_a": l1(frames_a, back.image),
-            "own_rendering_vs_frame_a": l1(frames_a, own),
-            "back_vs_own_rendering": l1(own, back.image),
-        }
-    return parts
+            def l1(x, y, mask=back.face_mask):
+                return jnp.mean(losses.cycle_consistency_loss(x, y, mask))
+
+            out[name] = {
+                "back_vs_frame_a": l1(frames_a, back.image),
+                "own_rendering_vs_frame_a": l1(frames_a, own),
+                "back_vs_own_rendering": l1(own, back.image),
+            }
+        return out
+
+    frames = (cast_images(batch[f"image_{side}"], "float32") for side in ("a", "b"))
+    return jax.tree.map(float, parts(*frames))
 
 
 def main() -> None:
@@ -133,7 +145,9 @@ def main() -> None:
         "pairs": args.pairs,
         "trained_with": trained_with,
         "cycle_image_target": config.loss.cycle_image_target,
-        "terms": term_gradients(net, variables, model3d, config, batch),
+        "terms": term_report(
+            *weighted_term_gradients(net, variables, model3d, config, batch), config.loss
+        ),
         "images": image_parts(net, variables, model3d, config, batch),
     }
     print(json.dumps(report, indent=1))

@@ -1,7 +1,9 @@
 """The cycle recipe end to end on the tiny synthetic clips: no 3D truth reaches the loss; train,
 evaluate and reconstruct through the command line."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -13,6 +15,7 @@ from facejax.formats import read_obj
 from facejax.train import read_jsonl
 
 CONFIG = "experiments/cycle/config.py:smoke"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +132,30 @@ def test_cycle_image_target_is_the_frame_or_its_rendering(data_dir):
     assert terms(saved) == frame
     with pytest.raises(ValueError, match="cycle_image_target"):
         cycle.make_loss_fn(net, model3d, _config(data_dir, *sets, "loss.cycle_image_target=x"))
+
+    # experiments/cycle/cycle_signal.py measures these parts, and splits the gradient by term.
+    spec = importlib.util.spec_from_file_location(
+        "cycle_signal", REPO / "experiments/cycle/cycle_signal.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    parts = script.image_parts(net, variables, model3d, config, batch, cycles=("pose_cycle",))
+    np.testing.assert_allclose(parts["pose_cycle"]["back_vs_frame_a"], l1(frames_a), rtol=1e-4)
+    np.testing.assert_allclose(parts["pose_cycle"]["back_vs_own_rendering"], l1(own), rtol=1e-4)
+    means, grads = script.weighted_term_gradients(net, variables, model3d, config, batch)
+    assert set(means) == set(frame)
+    # The weighted per-term gradients add up to the loss's gradient in a training step.
+    loss_fn = cycle.make_loss_fn(net, model3d, config)
+    total = jax.grad(lambda p: loss_fn(p, variables["batch_stats"], batch, None, True)[0])(
+        variables["params"]
+    )
+    summed = jax.tree.map(lambda *g: sum(g), *grads.values())
+    for got, want in zip(jax.tree.leaves(summed), jax.tree.leaves(total), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    assert max(float(np.abs(g).max()) for g in jax.tree.leaves(total)) > 0
+    report = script.term_report(means, grads, config.loss)
+    assert report["photometric"]["cosine_with_photometric"] == pytest.approx(1.0, abs=1e-5)
+    assert report["landmark_shape"]["weighted_gradient_norm"] == 0.0  # weight 0 in smoke
 
 
 def test_fitted_identity_targets_come_from_2d_landmarks_only(data_dir, tmp_path):

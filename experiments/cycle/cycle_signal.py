@@ -28,7 +28,6 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from facejax import losses
 from facejax.recipes import clip_identity_targets, cycle
@@ -39,10 +38,18 @@ from facejax.train import cast_images
 CYCLES = {"pose_cycle": cc.pose_cycle, "expression_cycle": cc.expression_cycle}
 
 
+def _dot(a, b) -> float:
+    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    return float(sum(jnp.vdot(x, y) for x, y in pairs))
+
+
+def _norm(tree) -> float:
+    return _dot(tree, tree) ** 0.5
+
+
 def _cosine(a, b) -> float:
-    dot = sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
-    norms = optax.global_norm(a) * optax.global_norm(b)
-    return float(dot / norms) if float(norms) > 0 else float("nan")
+    norms = _norm(a) * _norm(b)
+    return _dot(a, b) / norms if norms > 0 else float("nan")
 
 
 def weighted_term_gradients(net, variables, model3d, config, batch):
@@ -75,7 +82,7 @@ def term_report(means, grads, weights) -> dict:
         name.removeprefix("loss_"): {
             "value": float(means[name]),
             "weight": float(cycle._weight(weights, name.removeprefix("loss_"))),
-            "weighted_gradient_norm": float(optax.global_norm(grad)),
+            "weighted_gradient_norm": _norm(grad),
             "cosine_with_photometric": _cosine(grad, photometric),
             "cosine_with_total": _cosine(grad, total),
         }

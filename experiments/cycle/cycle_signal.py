@@ -35,8 +35,6 @@ from facejax.recipes import cycle_construction as cc
 from facejax.recipes.trained_run import load_run_config
 from facejax.train import cast_images
 
-CYCLES = {"pose_cycle": cc.pose_cycle, "expression_cycle": cc.expression_cycle}
-
 
 def _dot(a, b) -> float:
     pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
@@ -90,7 +88,7 @@ def term_report(means, grads, weights) -> dict:
     }
 
 
-def image_parts(net, variables, model3d, config, batch, cycles=tuple(CYCLES)) -> dict:
+def image_parts(net, variables, model3d, config, batch, cycles=tuple(cycle.CYCLES)) -> dict:
     """Per cycle: the image rendered back and frame ``a``'s own rendering against frame ``a``,
     and against each other, over the face region the image rendered back covers."""
 
@@ -101,7 +99,7 @@ def image_parts(net, variables, model3d, config, batch, cycles=tuple(CYCLES)) ->
         own = cc.render_codes(model3d, codes_a, frames_a).image
         out = {}
         for name in cycles:
-            back = CYCLES[name](encode, model3d, codes_a, codes_b, frames_a).reversed_images
+            back = cycle.CYCLES[name](encode, model3d, codes_a, codes_b, frames_a).reversed_images
 
             def l1(x, y, mask=back.face_mask):
                 return jnp.mean(losses.cycle_consistency_loss(x, y, mask))
@@ -129,10 +127,10 @@ def main() -> None:
     args = parser.parse_args()
 
     config = load_run_config(args.workdir, recipe="cycle")
-    trained_with = {name: bool(config.loss[name]) for name in CYCLES}
+    trained_with = {name: bool(config.loss[name]) for name in cycle.CYCLES}
     with config.unlocked():
         config.data.batch_size = args.pairs
-        for name in CYCLES:
+        for name in cycle.CYCLES:
             config.loss[name] = True
         config.loss.cycle_image_target = args.cycle_image_target or config.loss.get(
             "cycle_image_target", "frame"

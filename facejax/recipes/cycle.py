@@ -80,6 +80,8 @@ def _encoder(net, variables, model3d, precision: str, train: bool):
     return encode
 
 
+# The two cycles by their ablation switches (``loss.pose_cycle``, ``loss.expression_cycle``).
+CYCLES = {"pose_cycle": cc.pose_cycle, "expression_cycle": cc.expression_cycle}
 # What the image rendered back is compared with (``loss.cycle_image_target``).
 CYCLE_IMAGE_TARGETS = ("frame", "rendering")
 
@@ -170,11 +172,10 @@ def make_loss_fn(net, model3d, config):
                 model3d, codes_a.identity, codes_b.identity, batch
             )
         encode = _encoder(net, variables, model3d, config.precision, train)
-        cycles = {"pose_cycle": cc.pose_cycle, "expression_cycle": cc.expression_cycle}
         reference = frames_a
         if cycle_image_target == "rendering":
             reference = jax.lax.stop_gradient(rendered.image[:pairs])
-        for name, run_cycle in cycles.items():
+        for name, run_cycle in CYCLES.items():
             if weights[name]:  # the ablation switches (static: not traced at all when off)
                 cycle = run_cycle(encode, model3d, codes_a, codes_b, frames_a)
                 for part, value in cycle_terms(cycle, reference, size).items():

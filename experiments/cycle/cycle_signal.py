@@ -7,8 +7,9 @@ Takes the run's latest checkpoint and one batch of its training pairs (its own d
 augmentation) and prints JSON:
 
 * ``terms``: per loss term, its mean value, its weight, the norm of its weighted gradient with
-  respect to the network's parameters (BatchNorm in training mode, as in a training step), and
-  the cosine between that gradient and the photometric term's and the whole loss's. Both cycles
+  respect to the network's parameters (BatchNorm in training mode, as in a training step), that
+  norm's share of all the terms' norms, and the cosine between that gradient and the
+  photometric term's and the whole loss's (:mod:`facejax.train.term_gradients`). Both cycles
   are computed whether or not the run trained with them (``trained_with`` says which it did).
 * ``images``: per cycle, the cycle image term's parts over the face region the image rendered
   back covers (mean absolute colour difference): the image rendered back against frame ``a``
@@ -29,63 +30,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from facejax import losses
+from facejax import losses, train
 from facejax.recipes import clip_identity_targets, cycle
 from facejax.recipes import cycle_construction as cc
 from facejax.recipes.trained_run import load_run_config
-from facejax.train import cast_images
-
-
-def _dot(a, b) -> float:
-    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-    return float(sum(jnp.vdot(x, y) for x, y in pairs))
-
-
-def _norm(tree) -> float:
-    return _dot(tree, tree) ** 0.5
-
-
-def _cosine(a, b) -> float:
-    norms = _norm(a) * _norm(b)
-    return _dot(a, b) / norms if norms > 0 else float("nan")
 
 
 def weighted_term_gradients(net, variables, model3d, config, batch):
-    """``(means, grads)``: per loss term (``loss_<term>``) its mean over the batch and the
-    gradient of its weighted mean with respect to the parameters; the grads add up to the
-    loss's gradient in a training step."""
-    loss_fn = cycle.make_loss_fn(net, model3d, config)
-    params, batch_stats = variables["params"], variables["batch_stats"]
-
-    def term_means(p):
-        return loss_fn(p, batch_stats, batch, None, True)[1][0]
-
-    means, vjp = jax.jit(functools.partial(jax.vjp, term_means))(params)
-    backward = jax.jit(vjp)
-    grads = {}
-    for name in means:
-        cotangent = {k: jnp.zeros_like(v) for k, v in means.items()}
-        cotangent[name] = jnp.ones_like(means[name])
-        weight = cycle._weight(config.loss, name.removeprefix("loss_"))
-        grads[name] = jax.tree.map(lambda g, w=weight: w * g, backward(cotangent)[0])
-    return means, grads
+    """``(means, grads)`` of :func:`facejax.train.weighted_term_gradients` for the cycle loss."""
+    return train.weighted_term_gradients(
+        cycle.make_loss_fn(net, model3d, config),
+        variables["params"],
+        variables["batch_stats"],
+        batch,
+        functools.partial(cycle._weight, config.loss),
+    )
 
 
 def term_report(means, grads, weights) -> dict:
-    """Per loss term of :func:`weighted_term_gradients`: mean value, weight (from the config's
-    ``loss`` block ``weights``), weighted gradient norm and its cosines."""
-    total = jax.tree.map(lambda *g: sum(g), *grads.values())
-    photometric = grads["loss_photometric"]
-    return {
-        name.removeprefix("loss_"): {
-            "value": float(means[name]),
-            "weight": float(cycle._weight(weights, name.removeprefix("loss_"))),
-            "weighted_gradient_norm": _norm(grad),
-            "cosine_with_photometric": _cosine(grad, photometric),
-            "cosine_with_total": _cosine(grad, total),
-        }
-        for name, grad in grads.items()
-    }
+    """:func:`facejax.train.term_report` with the weights of the config's ``loss`` block and
+    the photometric term as the reference direction."""
+    return train.term_report(
+        means, grads, functools.partial(cycle._weight, weights), reference="photometric"
+    )
 
 
 def image_parts(net, variables, model3d, config, batch, cycles=tuple(cycle.CYCLES)) -> dict:
@@ -111,7 +78,7 @@ def image_parts(net, variables, model3d, config, batch, cycles=tuple(cycle.CYCLE
             }
         return out
 
-    frames = (cast_images(batch[f"image_{side}"], "float32") for side in ("a", "b"))
+    frames = (train.cast_images(batch[f"image_{side}"], "float32") for side in ("a", "b"))
     return jax.tree.map(float, parts(*frames))
 
 
@@ -136,13 +103,13 @@ def main() -> None:
             "cycle_image_target", "frame"
         )
     net, variables, model3d, step = cycle.restore(config, args.workdir)
-    train = cycle._prepare_data(config).as_data_source("train")
+    train_source = cycle._prepare_data(config).as_data_source("train")
     targets = None
     if config.loss.w_fitted_identity:
         targets = clip_identity_targets.cached_clip_identities(
-            model3d, train, config.data.image_size, args.workdir, model_name=config.model3d
+            model3d, train_source, config.data.image_size, args.workdir, model_name=config.model3d
         )
-    batch = next(iter(cycle.train_data_fn(config, train, targets)()))
+    batch = next(iter(cycle.train_data_fn(config, train_source, targets)()))
     batch = {k: jnp.asarray(np.asarray(v)) for k, v in batch.items()}
     report = {
         "workdir": args.workdir,

@@ -15,6 +15,8 @@ metrics, new BatchNorm statistics) and its data, and calls :func:`run_training`.
 * :func:`make_metric_writers`, :func:`read_jsonl`, :func:`read_tfevents_scalars` (metric_writers)
 * :class:`Progress` (progress), :func:`check_finite` (finite)
 * :func:`initialize_distributed` (distributed)
+* :func:`weighted_term_gradients`, :func:`term_report` (term_gradients): each loss term's share
+  of a training step's gradient
 * :func:`initial_train_state`, :func:`restore_train_state`, :func:`restore_variables`,
   :func:`open_checkpoints`, :func:`config_to_dict` (workdir): a run's state, new or restored
 * :func:`default_config`, :func:`validate_config` (config), :func:`run_training` (loop)
@@ -54,6 +56,7 @@ from facejax.train.precision import cast_images, compute_dtype, floats_at_least_
 from facejax.train.progress import Progress
 from facejax.train.state import TrainState, create_train_state, eval_variables
 from facejax.train.step import make_train_step
+from facejax.train.term_gradients import term_report, weighted_term_gradients
 from facejax.train.workdir import (
     config_to_dict,
     initial_train_state,
@@ -103,8 +106,10 @@ __all__ = [
     "run_training",
     "save_checkpoint",
     "seed_keys",
+    "term_report",
     "update_ema",
     "validate_config",
+    "weighted_term_gradients",
 ]
 
 

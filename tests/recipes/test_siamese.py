@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from facejax import losses, morphable, nn
+from facejax import losses, morphable, nn, train
 from facejax.cli import main
 from facejax.cli.train import load_config
 from facejax.formats import load_model, read_obj
 from facejax.recipes import siamese
+from facejax.recipes.trained_run import load_run_config
 from facejax.train import read_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,6 +160,20 @@ def test_loss_terms_and_the_zero_weight_variant(model3d):
     with pytest.raises(ValueError, match="distance"):
         siamese.make_loss_fn(net, model3d, load_config(CONFIG, ["loss.distance=manhattan"]))
 
+    # experiments/siamese/siamese_signal.py splits the gradient by term: the weighted
+    # per-term gradients add up to the loss's gradient in a training step.
+    means, grads = train.weighted_term_gradients(
+        with_fn, params, batch_stats, batch, lambda term: with_config.loss[f"w_{term}"]
+    )
+    assert set(means) == {k for k in metrics if k.startswith("loss_")}
+    total = jax.grad(lambda p: with_fn(p, batch_stats, batch, None, True)[0])(params)
+    summed = jax.tree.map(lambda *g: sum(g), *grads.values())
+    largest = max(float(np.abs(g).max()) for g in jax.tree.leaves(total))
+    assert largest > 0
+    for got, want in zip(jax.tree.leaves(summed), jax.tree.leaves(total), strict=True):
+        # Float32 sums of terms up to a few hundred: rounding relative to the largest entry.
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * largest)
+
 
 def test_the_keypoint_term_supervises_the_encoders_keypoints(model3d):
     from facejax.recipes.joint_losses import landmark_percent_loss
@@ -277,6 +292,25 @@ def test_train_resume_evaluate_and_reconstruct_through_the_cli(tmp_path, monkeyp
     (other / "config.json").write_text(json.dumps({**config, "recipe": "cycle"}))
     with pytest.raises(ValueError, match="a cycle run, not a siamese one"):
         script.train_split_metrics(str(other))
+
+    # experiments/siamese/siamese_signal.py on the same checkpoint: every term measured, the
+    # unused ones at weight 1 (the smoke run trains with both).
+    spec = importlib.util.spec_from_file_location(
+        "siamese_signal", REPO / "experiments/siamese/siamese_signal.py"
+    )
+    signal = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(signal)
+    config = load_run_config(workdir, recipe="siamese")
+    report = signal.measure(config, workdir, pairs=6)
+    assert report["step"] == 4 and report["pairs"] == 6
+    assert 0 <= report["positive_pairs"] <= 6
+    assert report["trained_weights"] == {"w_contrastive": 1.0, "w_identification": 1.0}
+    terms = report["terms"]
+    assert {"contrastive", "identification", "landmarks", "total"} <= set(terms)
+    shares = [row["share_of_norms"] for name, row in terms.items() if name != "total"]
+    assert sum(shares) == pytest.approx(1.0, abs=1e-6)
+    assert terms["landmarks"]["cosine_with_landmarks"] == pytest.approx(1.0, abs=1e-5)
+    assert terms["contrastive"]["weighted_gradient_norm"] > 0
 
     # facejax reconstruct runs the checkpoint on a photo; the embedding is the identity code.
     photo = tmp_path / "photo.png"

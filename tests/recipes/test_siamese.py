@@ -311,6 +311,17 @@ def test_train_resume_evaluate_and_reconstruct_through_the_cli(tmp_path, monkeyp
     assert sum(shares) == pytest.approx(1.0, abs=1e-6)
     assert terms["landmarks"]["cosine_with_landmarks"] == pytest.approx(1.0, abs=1e-5)
     assert terms["contrastive"]["weighted_gradient_norm"] > 0
+    # A run that trained without the contrastive loss: the term is measured at weight 1, and
+    # (the same checkpoint and batch) its gradient is the one above.
+    config = load_run_config(workdir, recipe="siamese")
+    with config.unlocked():
+        config.loss.w_contrastive = 0.0
+    unused = signal.measure(config, workdir, pairs=6)
+    assert unused["trained_weights"] == {"w_contrastive": 0.0, "w_identification": 1.0}
+    assert unused["terms"]["contrastive"]["weight"] == 1.0
+    assert unused["terms"]["contrastive"]["weighted_gradient_norm"] == pytest.approx(
+        terms["contrastive"]["weighted_gradient_norm"], rel=1e-5
+    )
 
     # facejax reconstruct runs the checkpoint on a photo; the embedding is the identity code.
     photo = tmp_path / "photo.png"

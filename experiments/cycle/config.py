@@ -87,6 +87,9 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 # Each frame's identity shape against its clip's, fitted to the clip's 2D
                 # landmarks before training (mm^2; facejax/recipes/clip_identity_targets.py).
                 "w_fitted_identity": 0.0,
+                # Their source: "fitted" (the method) or "truth", the clips' 3D ground truth,
+                # a diagnostic of how much the fit's error costs (README; not the method).
+                "identity_targets": "fitted",
                 "pose_cycle": True,
                 "expression_cycle": True,
                 "w_cycle_image": 1.0,  # mean absolute colour difference over the face

@@ -14,6 +14,9 @@ has them: no 3D ground truth.
   frames to the longest clip);
 * :func:`cached_clip_identities`: both, cached in a folder (the run's) under a name that is a
   hash of the landmarks and the fit's settings, written whole; a resumed run reads it back;
+* :func:`true_clip_identities`: the clips' 3D ground-truth identities in the same form, for the
+  diagnostic of how far the fit's error limits training (the recipe's
+  ``loss.identity_targets = "truth"``; never the method);
 * :class:`ClipTargetPairs`: frame pairs (``facejax.data.pipeline.frame_pair_source``) with their
   clip's target attached (:data:`FEATURES`).
 """
@@ -166,6 +169,32 @@ def cached_clip_identities(
         float(np.nanmedian(targets.landmark_error)), path,
     )  # fmt: skip
     return targets
+
+
+def true_clip_identities(source) -> ClipIdentities:
+    """The 3D ground truth ``identity_coeffs`` of every clip of ``source``, as
+    :class:`ClipIdentities` (all valid, landmark error 0): what a perfect fit would give.
+
+    A diagnostic, not the method: with these as targets, 3D ground truth enters the loss. Training
+    with them against training with :func:`fit_clip_identities` measures how much of what the
+    network misses is the fit's error (experiments/cycle/README.md)."""
+    if len(source) == 0:
+        raise ValueError("true_clip_identities: the clip source is empty")
+    identity = []
+    for i in range(len(source)):
+        clip = source[i]
+        if "identity_coeffs" not in clip:
+            raise ValueError(
+                f"true_clip_identities: clip {i} has no 'identity_coeffs' (3D ground truth); "
+                "only synthetic clips carry it"
+            )
+        identity.append(np.asarray(clip["identity_coeffs"], np.float32).reshape(-1))
+    identity = np.stack(identity)
+    if not np.all(np.isfinite(identity)):
+        raise ValueError("true_clip_identities: non-finite identity_coeffs in the source")
+    return ClipIdentities(
+        identity, np.ones(len(identity), bool), np.zeros(len(identity), np.float32)
+    )
 
 
 class ClipTargetPairs:

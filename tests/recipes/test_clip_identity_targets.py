@@ -157,3 +157,20 @@ def test_pairs_carry_their_clips_target():
         assert bool(pair["fitted_identity_valid"]) == bool(targets.valid[clip])
     with pytest.raises(ValueError, match="2 targets for 3 clips"):
         cit.ClipTargetPairs(frame_pair_source(clips + clips[:1], max_gap=2, seed=0), targets)
+
+
+def test_true_identities_are_the_clips_truth_and_need_it():
+    source = [
+        {"identity_coeffs": np.array([1.0, -2.0]), "landmarks": np.zeros((3, 5, 2))},
+        {"identity_coeffs": np.array([0.5, 0.25], np.float32), "landmarks": np.zeros((3, 5, 2))},
+    ]
+    truth = cit.true_clip_identities(source)
+    np.testing.assert_array_equal(truth.identity, [[1.0, -2.0], [0.5, 0.25]])
+    assert truth.identity.dtype == np.float32
+    assert truth.valid.tolist() == [True, True] and truth.landmark_error.tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="clip 1 has no 'identity_coeffs'"):
+        cit.true_clip_identities([source[0], {"landmarks": np.zeros((3, 5, 2))}])
+    with pytest.raises(ValueError, match="non-finite"):
+        cit.true_clip_identities([{"identity_coeffs": np.array([np.nan, 0.0])}])
+    with pytest.raises(ValueError, match="empty"):
+        cit.true_clip_identities([])

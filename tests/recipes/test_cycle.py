@@ -212,6 +212,31 @@ def test_fitted_identity_targets_come_from_2d_landmarks_only(data_dir, tmp_path)
                for path, g in leaves)  # fmt: skip
 
 
+def test_identity_targets_are_fitted_unless_the_truth_diagnostic_is_asked(
+    data_dir, tmp_path, monkeypatch
+):
+    from facejax.recipes import clip_identity_targets, cycle
+
+    train_source = cycle._prepare_data(_config(data_dir)).as_data_source("train")
+    fitted = clip_identity_targets.ClipIdentities(np.zeros((1, 1)), np.ones(1, bool), np.zeros(1))
+    monkeypatch.setattr(clip_identity_targets, "cached_clip_identities", lambda *a, **k: fitted)
+
+    def targets(*sets):
+        config = _config(data_dir, *sets)
+        return cycle._identity_targets(config, None, train_source, str(tmp_path))
+
+    assert targets() is None  # smoke trains without the term
+    # The method: the fit of the 2D landmarks (the default, and what older runs get).
+    assert targets("loss.w_fitted_identity=0.1") is fitted
+    # The diagnostic: the clips' 3D truth, asked for by name.
+    truth = targets("loss.w_fitted_identity=0.1", "loss.identity_targets=truth")
+    expected = [train_source[i]["identity_coeffs"] for i in range(len(train_source))]
+    np.testing.assert_array_equal(truth.identity, np.asarray(expected, np.float32))
+    assert truth.valid.all()
+    with pytest.raises(ValueError, match="loss.identity_targets must be one of"):
+        targets("loss.w_fitted_identity=0.1", "loss.identity_targets=landmarks")
+
+
 def test_train_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, capsys):
     from facejax.recipes import cycle
 

@@ -28,6 +28,8 @@ Variants:
     embedded model. Real clips have no 3D truth: evaluation gives landmark NME only.
 Ablation knobs: loss.pose_cycle, loss.expression_cycle (on/off switches of the two cycles);
 loss.cycle_image_target (the image rendered back against frame a, or against its rendering).
+Diagnostic, not the method: loss.identity_targets=truth puts the clips' 3D ground-truth
+identities in place of the fitted ones, to measure what the fit's error costs (README).
 Augmentation of the training pairs (on in small, off elsewhere): data.zoom, data.max_shift,
 data.color_jitter.
 """

@@ -58,9 +58,14 @@ def main() -> None:
             np.float32
         )
         batch[f"has_landmarks_{s}"] = np.ones((pairs,), bool)
-    if config.loss.w_fitted_identity:  # the targets fitted to each clip (zero: the mean face)
-        batch["fitted_identity"] = np.zeros((pairs, model3d.num_identity), np.float32)
-        batch["fitted_identity_valid"] = np.ones((pairs,), bool)
+    # The targets fitted to each clip and frame (zero: the mean face, neutral and frontal), in
+    # the batch whatever the weights: the loss reads only those of its terms.
+    batch["fitted_identity"] = np.zeros((pairs, model3d.num_identity), np.float32)
+    batch["fitted_identity_valid"] = np.ones((pairs,), bool)
+    for s in "ab":
+        batch[f"fitted_expression_{s}"] = np.zeros((pairs, model3d.num_expression), np.float32)
+        batch[f"fitted_angles_{s}"] = np.zeros((pairs, 3), np.float32)
+        batch[f"fitted_frame_valid_{s}"] = np.ones((pairs,), bool)
 
     def step_fn(loss_config):
         with config.unlocked():

@@ -1,12 +1,16 @@
-"""How good the identity targets fitted from the training clips' 2D landmarks are, and what they
-cost: ``facejax.recipes.clip_identity_targets`` on the first clips of a split, scored against the
-synthetic truth (read here only, for the report; training never sees it).
+"""How good the targets fitted from the training clips' 2D landmarks are (a clip's identity, each
+frame's expression and pose), and what they cost: ``facejax.recipes.clip_fit_targets`` on the
+first clips of a split, scored against the synthetic truth (read here only, for the report;
+training never sees it).
 
     python experiments/cycle/clip_target_quality.py --data-dir ~/facejax_data --clips 200
 
 Prints JSON: clips fitted, seconds (first batch, with the compile, and the rest), the share of
-valid fits, the median landmark error (pixels) and the fitted identity's face-region and whole-head
-RMSE with the mean-face baseline (the split's own mean identity) and their ratios.
+valid fits, the median landmark error (pixels), the fitted identity's face-region and whole-head
+RMSE with the mean-face baseline (the split's own mean identity) and their ratios; of the valid
+frames, the fitted expression's RMSE (its vertex offsets against the true ones, mm, no
+alignment) beside the neutral face's (a zero expression) and their ratio, and the fitted pose's
+error in degrees (mean absolute pitch, yaw, roll; geodesic) beside a frontal pose's.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from facejax import morphable
+from facejax import evaluation, morphable
 from facejax.evaluation import baselines
 from facejax.formats import load_model
-from facejax.recipes import clip_identity_targets, datasets
+from facejax.recipes import clip_fit_targets, datasets
 
 
 def main() -> None:
@@ -43,17 +47,18 @@ def main() -> None:
     source = builder.as_data_source(args.split)
     count = min(args.clips, len(source))
     clips = datasets.read_split(
-        [source[i] for i in range(count)], ("landmarks", "has_landmarks", "identity_coeffs")
+        [source[i] for i in range(count)],
+        ("landmarks", "has_landmarks", "identity_coeffs", "expression_coeffs", "pose"),
     )
     batch = args.clips_per_batch
     start = time.perf_counter()
-    first = clip_identity_targets.fit_clip_identities(
+    first = clip_fit_targets.fit_clip_targets(
         model3d, clips["landmarks"][:batch], clips["has_landmarks"][:batch], args.image_size,
         clips_per_batch=batch,
     )  # fmt: skip
     first_s = time.perf_counter() - start
     start = time.perf_counter()
-    rest = clip_identity_targets.fit_clip_identities(
+    rest = clip_fit_targets.fit_clip_targets(
         model3d, clips["landmarks"][batch:], clips["has_landmarks"][batch:], args.image_size,
         clips_per_batch=batch,
     )  # fmt: skip
@@ -69,6 +74,11 @@ def main() -> None:
     rmse = baselines.shape_rmse_with_baseline(
         "identity", fitted, truth, mean_face, baselines.shape_regions(model3d)
     )
+    frames = targets.frame_valid
+    expression = _expression_quality(
+        model3d, targets.expression[frames], clips["expression_coeffs"][frames]
+    )
+    pose = _pose_quality(targets.angles[frames], clips["pose"][frames])
     print(json.dumps({
         "config": args.config, "split": args.split, "clips": count,
         "frames_per_clip": int(clips["landmarks"].shape[1]),
@@ -78,7 +88,35 @@ def main() -> None:
         "valid_share": float(valid.mean()),
         "median_landmark_error_px": float(np.nanmedian(targets.landmark_error)),
         **{k: float(v) for k, v in rmse.items()},
+        "valid_frame_share": float(frames.sum() / clips["has_landmarks"].sum()),
+        **expression, **pose,
     }, indent=1))  # fmt: skip
+
+
+def _expression_quality(model3d, fitted, truth) -> dict[str, float]:
+    """RMS over frames of the expression offsets' vertex RMSE (mm, no alignment: the offsets
+    are the expression's alone), of the fit and of a neutral face, and their ratio."""
+    offset = jax.jit(jax.vmap(morphable.expression_offset, in_axes=(None, 0)))
+    target = offset(model3d, jnp.asarray(truth))
+    err = evaluation.vertex_rmse(offset(model3d, jnp.asarray(fitted)), target, align=None)
+    neutral = evaluation.vertex_rmse(jnp.zeros_like(target), target, align=None)
+    fit_mm = float(jnp.sqrt(jnp.mean(jnp.square(err))))
+    neutral_mm = float(jnp.sqrt(jnp.mean(jnp.square(neutral))))
+    return {
+        "expression_rmse_mm": fit_mm,
+        "expression_rmse_neutral_mm": neutral_mm,
+        "expression_rmse_ratio": fit_mm / neutral_mm,
+    }
+
+
+def _pose_quality(fitted, truth) -> dict[str, float]:
+    """Mean pose errors (degrees) of the fit and of a frontal pose (zero angles)."""
+    out = {}
+    for name, angles in (("fit", fitted), ("frontal", np.zeros_like(truth))):
+        errors = evaluation.pose_error_degrees(jnp.asarray(angles), jnp.asarray(truth))
+        for part in ("pitch", "yaw", "roll", "geodesic"):
+            out[f"pose_error_{part}_deg_{name}"] = float(jnp.mean(getattr(errors, part)))
+    return out
 
 
 if __name__ == "__main__":

@@ -28,8 +28,10 @@ Variants:
     embedded model. Real clips have no 3D truth: evaluation gives landmark NME only.
 Ablation knobs: loss.pose_cycle, loss.expression_cycle (on/off switches of the two cycles);
 loss.cycle_image_target (the image rendered back against frame a, or against its rendering).
-Diagnostic, not the method: loss.identity_targets=truth puts the clips' 3D ground-truth
-identities in place of the fitted ones, to measure what the fit's error costs (README).
+Targets fitted to each training clip's 2D landmarks (0 = off): loss.w_fitted_identity,
+loss.w_fitted_expression, loss.w_fitted_pose. Diagnostic, not the method: loss.targets=truth
+puts the clips' 3D ground truth (identity, expressions, poses) in place of the fitted targets,
+to measure what the fit's error costs (README).
 Augmentation of the training pairs (on in small, off elsewhere): data.zoom, data.max_shift,
 data.color_jitter.
 """
@@ -87,11 +89,15 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 "w_albedo_prior": 1e-3,
                 "w_identity_consistency": 0.1,
                 # Each frame's identity shape against its clip's, fitted to the clip's 2D
-                # landmarks before training (mm^2; facejax/recipes/clip_identity_targets.py).
+                # landmarks before training (mm^2; facejax/recipes/clip_fit_targets.py).
                 "w_fitted_identity": 0.0,
+                # Each frame's expression offsets (mm^2) and rotation angles (squared degrees)
+                # against those of the same fit.
+                "w_fitted_expression": 0.0,
+                "w_fitted_pose": 0.0,
                 # Their source: "fitted" (the method) or "truth", the clips' 3D ground truth,
                 # a diagnostic of how much the fit's error costs (README; not the method).
-                "identity_targets": "fitted",
+                "targets": "fitted",
                 "pose_cycle": True,
                 "expression_cycle": True,
                 "w_cycle_image": 1.0,  # mean absolute colour difference over the face

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from facejax import losses, train
-from facejax.recipes import clip_identity_targets, cycle
+from facejax.recipes import cycle
 from facejax.recipes import cycle_construction as cc
 from facejax.recipes.trained_run import load_run_config
 
@@ -104,11 +104,7 @@ def main() -> None:
         )
     net, variables, model3d, step = cycle.restore(config, args.workdir)
     train_source = cycle._prepare_data(config).as_data_source("train")
-    targets = None
-    if config.loss.w_fitted_identity:
-        targets = clip_identity_targets.cached_clip_identities(
-            model3d, train_source, config.data.image_size, args.workdir, model_name=config.model3d
-        )
+    targets = cycle._fit_targets(config, model3d, train_source, args.workdir)
     batch = next(iter(cycle.train_data_fn(config, train_source, targets)()))
     batch = {k: jnp.asarray(np.asarray(v)) for k, v in batch.items()}
     report = {

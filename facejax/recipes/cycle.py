@@ -16,16 +16,20 @@ clip. Its loss, per pair, is a weighted sum of
   (``losses.clip_consistency_loss``);
 * **fitted identity** (``w_fitted_identity``, 0 unless set): each frame's identity shape against
   that of its clip's identity fitted to the clip's 2D landmarks before training
-  (``facejax.recipes.clip_identity_targets``; mean squared vertex distance, mm^2);
+  (``facejax.recipes.clip_fit_targets``; mean squared vertex distance, mm^2);
+* **fitted expression** and **fitted pose** (``w_fitted_expression``, ``w_fitted_pose``, 0 unless
+  set): each frame's expression offsets against those of its own expression from the same fit
+  (mm^2), and its rotation angles against the fit's (squared degrees, summed over pitch, yaw and
+  roll);
 * **the pose cycle** and **the expression cycle** (``facejax.recipes.cycle_construction``):
   ``b``'s pose (or expression) is injected into ``a``'s codes, rendered over frame ``a``,
   re-encoded and reversed; the image rendered back must reproduce frame ``a`` (``_image``) and
   the re-encoded codes must be the injected ones (``_code``).
 
-Only images and 2D landmarks enter the loss (:data:`TRAIN_FEATURES`, and with the fitted identity
-its targets, made from the 2D landmarks alone): no 3D ground truth. (The one exception is a
-diagnostic a user must ask for, ``loss.identity_targets = "truth"``: the fitted identity's targets
-are then the clips' true identities, to measure what the fit's error costs.) The
+Only images and 2D landmarks enter the loss (:data:`TRAIN_FEATURES`, and with the fitted terms
+their targets, made from the 2D landmarks alone): no 3D ground truth. (The one exception is a
+diagnostic a user must ask for, ``loss.targets = "truth"``: the fitted terms' targets are then the
+clips' true identities, expressions and poses, to measure what the fit's error costs.) The
 synthetic clips' truth is for evaluation on held-out people: identity and full shape RMSE with
 the mean face beside them, landmark NME (overall and by yaw), pose error in degrees beside a
 landmark-only fit's, and the pose/expression leakage (``facejax.recipes.clip_evaluation``).
@@ -42,7 +46,7 @@ import numpy as np
 
 from facejax import evaluation, losses, morphable, nn
 from facejax.formats import load_model
-from facejax.recipes import clip_evaluation, clip_identity_targets, datasets, networks
+from facejax.recipes import clip_evaluation, clip_fit_targets, datasets, networks
 from facejax.recipes import cycle_construction as cc
 from facejax.recipes.crop_augmentation import crop_augmentation
 from facejax.train import (
@@ -176,6 +180,10 @@ def make_loss_fn(net, model3d, config):
             terms["fitted_identity"] = fitted_identity_term(
                 model3d, codes_a.identity, codes_b.identity, batch
             )
+        if weights.get("w_fitted_expression", 0.0):  # runs saved before the term: off
+            terms["fitted_expression"] = fitted_expression_term(model3d, codes_a, codes_b, batch)
+        if weights.get("w_fitted_pose", 0.0):
+            terms["fitted_pose"] = fitted_pose_term(codes_a, codes_b, batch)
         encode = _encoder(net, variables, model3d, config.precision, train)
         reference = frames_a
         if cycle_image_target == "rendering":
@@ -203,6 +211,33 @@ def fitted_identity_term(model3d, identity_a, identity_b, batch):
         for identity in (identity_a, identity_b)
     )
     return valid * error
+
+
+def fitted_expression_term(model3d, codes_a, codes_b, batch):
+    """``[B]``: each frame's expression offsets against those of its fitted expression (mean
+    squared vertex distance in mm^2, summed over the pair; 0 for a frame whose fit is not
+    valid)."""
+    offset = jax.vmap(morphable.expression_offset, in_axes=(None, 0))
+    error = 0.0
+    for side, codes in (("a", codes_a), ("b", codes_b)):
+        target = jax.lax.stop_gradient(offset(model3d, batch[f"fitted_expression_{side}"]))
+        valid = batch[f"fitted_frame_valid_{side}"].astype(target.dtype)
+        error = error + valid * losses.squared_vertex_error(
+            offset(model3d, codes.expression), target
+        )
+    return error
+
+
+def fitted_pose_term(codes_a, codes_b, batch):
+    """``[B]``: each frame's rotation angles against its fitted ones (squared degrees, summed
+    over pitch, yaw and roll and over the pair; 0 for a frame whose fit is not valid)."""
+    error = 0.0
+    for side, codes in (("a", codes_a), ("b", codes_b)):
+        target = jax.lax.stop_gradient(batch[f"fitted_angles_{side}"])
+        valid = batch[f"fitted_frame_valid_{side}"].astype(target.dtype)
+        degrees = jnp.rad2deg(codes.pose.angles - target)
+        error = error + valid * jnp.sum(jnp.square(degrees), axis=-1)
+    return error
 
 
 def _weight(weights, term: str) -> float:
@@ -279,16 +314,16 @@ def augment_config(config):
     """The training pairs' augmentation of ``config.data`` (None when it is all off;
     :func:`facejax.recipes.crop_augmentation.crop_augmentation`), one draw for both frames of a
     pair. The pose is predicted, never a target, and the landmarks move with the image, so a
-    crop changes no label; the clip's fitted identity does not change with it."""
-    return crop_augmentation(
-        config.data, share_across_views=True, passthrough=clip_identity_targets.FEATURES
-    )
+    crop changes no label; the fitted targets (identity, expression, rotation) do not change with
+    it (there are no flips, which would mirror the rotation)."""
+    passthrough = clip_fit_targets.FEATURES + clip_fit_targets.FRAME_FEATURES
+    return crop_augmentation(config.data, share_across_views=True, passthrough=passthrough)
 
 
-def train_data_fn(config, train_source, identity_targets=None):
+def train_data_fn(config, train_source, targets=None):
     """``train_data()`` of facejax.train: frame pairs of the training clips, only
-    :data:`TRAIN_FEATURES` kept, and their clips' fitted identities when ``identity_targets``
-    (``clip_identity_targets.ClipIdentities`` of ``train_source``) are given."""
+    :data:`TRAIN_FEATURES` kept, and their clips' and frames' fitted targets when ``targets``
+    (``clip_fit_targets.ClipTargets`` of ``train_source``) are given."""
     from facejax.data.pipeline import frame_pair_source, make_loader
 
     pairs = frame_pair_source(
@@ -298,9 +333,9 @@ def train_data_fn(config, train_source, identity_targets=None):
         num_pairs=len(train_source) * config.data.pairs_per_clip,
     )
     features = TRAIN_FEATURES
-    if identity_targets is not None:
-        pairs = clip_identity_targets.ClipTargetPairs(pairs, identity_targets)
-        features = TRAIN_FEATURES + clip_identity_targets.FEATURES
+    if targets is not None:
+        pairs = clip_fit_targets.ClipTargetPairs(pairs, targets)
+        features = TRAIN_FEATURES + clip_fit_targets.FEATURES
     augment = augment_config(config)
 
     def train_data():
@@ -315,26 +350,28 @@ def train_data_fn(config, train_source, identity_targets=None):
     return train_data
 
 
-# Where the fitted-identity term's targets come from (``loss.identity_targets``): the clips'
-# 2D landmarks, fitted (the method), or their 3D ground truth (a diagnostic: clip_identity_targets).
-IDENTITY_TARGETS = ("fitted", "truth")
+# Where the fitted terms' targets come from (``loss.targets``): the clips' 2D landmarks, fitted
+# (the method), or their 3D ground truth (a diagnostic: clip_fit_targets.true_clip_targets).
+TARGET_SOURCES = ("fitted", "truth")
+FITTED_TERMS = ("w_fitted_identity", "w_fitted_expression", "w_fitted_pose")
 
 
-def _identity_targets(config, model3d, train_source, workdir):
-    """The training clips' identity targets of ``loss.identity_targets`` (``None`` without the
-    fitted-identity term)."""
-    source = config.loss.get("identity_targets", "fitted")  # runs saved before the option: fitted
-    if source not in IDENTITY_TARGETS:
-        raise ValueError(f"loss.identity_targets must be one of {IDENTITY_TARGETS}; got {source!r}")
-    if not config.loss.w_fitted_identity:
+def _fit_targets(config, model3d, train_source, workdir):
+    """The training clips' targets of ``loss.targets`` (``None`` without a fitted term)."""
+    # Runs saved before the options: identity_targets, else fitted.
+    source = config.loss.get("targets", config.loss.get("identity_targets", "fitted"))
+    if source not in TARGET_SOURCES:
+        raise ValueError(f"loss.targets must be one of {TARGET_SOURCES}; got {source!r}")
+    if not any(config.loss.get(term, 0.0) for term in FITTED_TERMS):
         return None
     if source == "truth":
         _log.warning(
-            "loss.identity_targets=truth: the clips' 3D ground-truth identities are the targets "
-            "of the fitted-identity term (a diagnostic, not the method: 3D truth enters the loss)"
+            "loss.targets=truth: the clips' 3D ground-truth identities, expressions and poses are "
+            "the targets of the fitted terms (a diagnostic, not the method: 3D truth enters the "
+            "loss)"
         )
-        return clip_identity_targets.true_clip_identities(train_source)
-    return clip_identity_targets.cached_clip_identities(
+        return clip_fit_targets.true_clip_targets(train_source)
+    return clip_fit_targets.cached_clip_targets(
         model3d, train_source, config.data.image_size, workdir, model_name=config.model3d
     )
 
@@ -348,7 +385,7 @@ def train_and_evaluate(config, workdir) -> dict:
     train_source = builder.as_data_source("train")
     test_source = builder.as_data_source("test")
     mean_identity = _mean_identity(train_source, model3d)
-    identity_targets = _identity_targets(config, model3d, train_source, workdir)
+    targets = _fit_targets(config, model3d, train_source, workdir)
     results: dict = {}
 
     def eval_fn(state, step):
@@ -363,7 +400,7 @@ def train_and_evaluate(config, workdir) -> dict:
         workdir,
         init_fn=networks.make_init_fn(net, model3d, config.data.image_size),
         loss_fn=make_loss_fn(net, model3d, config),
-        train_data=train_data_fn(config, train_source, identity_targets),
+        train_data=train_data_fn(config, train_source, targets),
         eval_fn=eval_fn,
     )
     if jax.process_index() == 0:

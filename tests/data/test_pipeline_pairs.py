@@ -221,6 +221,7 @@ def test_frame_pairs_take_two_frames_of_one_clip_within_the_gap():
             pair["frame_index_a"] == 10 * t_a and pair["frame_path_b"] == clip["frame_paths"][t_b]
         )
         assert pair["frame_gap"] == t_b - t_a and pair["identity"] == i % 3
+        assert (pair["position_a"], pair["position_b"]) == (t_a, t_b)
         assert pair["crop_transform_a"].shape == (2, 3)
         if i % 3 == 2:
             assert pair["frame_gap"] == 0  # a one-frame clip gives its frame twice

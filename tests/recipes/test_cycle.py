@@ -158,19 +158,20 @@ def test_cycle_image_target_is_the_frame_or_its_rendering(data_dir):
     assert report["landmark_shape"]["weighted_gradient_norm"] == 0.0  # weight 0 in smoke
 
 
-def test_fitted_identity_targets_come_from_2d_landmarks_only(data_dir, tmp_path):
+def test_fitted_targets_come_from_2d_landmarks_only(data_dir, tmp_path):
     from facejax import morphable
     from facejax.formats import load_model
-    from facejax.recipes import clip_identity_targets, cycle, networks
+    from facejax.recipes import clip_fit_targets, cycle, networks
 
     config = _config(
         data_dir, "data.batch_size=2", "model.width=4", "model.branch_width=8",
-        "loss.w_fitted_identity=0.1", "loss.pose_cycle=False", "loss.expression_cycle=False",
+        "loss.w_fitted_identity=0.1", "loss.w_fitted_expression=0.1", "loss.w_fitted_pose=0.01",
+        "loss.pose_cycle=False", "loss.expression_cycle=False",
     )  # fmt: skip
     model3d = morphable.to_device(load_model(config.model3d))
     train_source = cycle._prepare_data(config).as_data_source("train")
     fit = dict(model_name=config.model3d, clips_per_batch=4)
-    targets = clip_identity_targets.cached_clip_identities(
+    targets = clip_fit_targets.cached_clip_targets(
         model3d, train_source, 32, str(tmp_path / "full"), **fit
     )
     # The same targets from clips stripped to their 2D landmarks: nothing else is read.
@@ -178,16 +179,17 @@ def test_fitted_identity_targets_come_from_2d_landmarks_only(data_dir, tmp_path)
         {k: train_source[i][k] for k in ("landmarks", "has_landmarks")}
         for i in range(len(train_source))
     ]
-    alone = clip_identity_targets.cached_clip_identities(
+    alone = clip_fit_targets.cached_clip_targets(
         model3d, stripped, 32, str(tmp_path / "stripped"), **fit
     )
-    np.testing.assert_array_equal(targets.identity, alone.identity)
-    assert targets.valid.any()
+    for name in ("identity", "expression", "angles", "frame_valid"):
+        np.testing.assert_array_equal(getattr(targets, name), getattr(alone, name))
+    assert targets.valid.any() and targets.frame_valid.any()
 
     loader = cycle.train_data_fn(config, train_source, targets)()
     batch = next(loader)
     loader.close()
-    assert set(batch) == set(cycle.TRAIN_FEATURES) | set(clip_identity_targets.FEATURES)
+    assert set(batch) == set(cycle.TRAIN_FEATURES) | set(clip_fit_targets.FEATURES)
     net = cycle.create_network(config)
     variables = networks.make_init_fn(net, model3d, 32)(jax.random.key(0))
     loss_fn = jax.jit(cycle.make_loss_fn(net, model3d, config), static_argnames="train")
@@ -197,44 +199,60 @@ def test_fitted_identity_targets_come_from_2d_landmarks_only(data_dir, tmp_path)
         return {k: float(v) for k, v in metrics.items()}
 
     base = terms(batch)
-    assert np.isfinite(base["loss_fitted_identity"]) and base["loss_fitted_identity"] > 0
-    # The term reads the target, and a clip whose fit is not valid counts for nothing.
-    moved = dict(batch, fitted_identity=batch["fitted_identity"] + 1.0)
-    assert terms(moved)["loss_fitted_identity"] != base["loss_fitted_identity"]
-    invalid = dict(batch, fitted_identity_valid=np.zeros_like(batch["fitted_identity_valid"]))
-    assert terms(invalid)["loss_fitted_identity"] == 0.0
-    # Its gradient reaches the identity branch.
-    grads = jax.grad(
-        lambda p: loss_fn(p, variables["batch_stats"], batch, None)[1][0]["loss_fitted_identity"]
-    )(variables["params"])
-    leaves = jax.tree_util.tree_leaves_with_path(grads)
-    assert any("identity" in jax.tree_util.keystr(path) and np.abs(g).max() > 0
-               for path, g in leaves)  # fmt: skip
+    # Each term reads its targets, a clip (or frame) whose fit is not valid counts for nothing,
+    # and its gradient reaches its own branch.
+    for term, target, valid, branch in (
+        ("identity", "fitted_identity", ("fitted_identity_valid",), "identity"),
+        ("expression", "fitted_expression_a", ("fitted_frame_valid_a", "fitted_frame_valid_b"),
+         "expression"),
+        ("pose", "fitted_angles_b", ("fitted_frame_valid_a", "fitted_frame_valid_b"), "pose"),
+    ):  # fmt: skip
+        name = f"loss_fitted_{term}"
+        assert np.isfinite(base[name]) and base[name] > 0, term
+        moved = dict(batch, **{target: batch[target] + 0.5})
+        assert terms(moved)[name] != base[name], term
+        invalid = dict(batch, **{v: np.zeros_like(batch[v]) for v in valid})
+        assert terms(invalid)[name] == 0.0, term
+        grads = jax.grad(
+            lambda p, name=name: loss_fn(p, variables["batch_stats"], batch, None)[1][0][name]
+        )(variables["params"])
+        leaves = jax.tree_util.tree_leaves_with_path(grads)
+        assert any(branch in jax.tree_util.keystr(path) and np.abs(g).max() > 0
+                   for path, g in leaves), term  # fmt: skip
+    # Each frame's own targets: the expression of frame b moves the term, as frame a's did.
+    moved = dict(batch, fitted_expression_b=batch["fitted_expression_b"] + 0.5)
+    assert terms(moved)["loss_fitted_expression"] != base["loss_fitted_expression"]
 
 
-def test_identity_targets_are_fitted_unless_the_truth_diagnostic_is_asked(
-    data_dir, tmp_path, monkeypatch
-):
-    from facejax.recipes import clip_identity_targets, cycle
+def test_targets_are_fitted_unless_the_truth_diagnostic_is_asked(data_dir, tmp_path, monkeypatch):
+    from facejax.recipes import clip_fit_targets, cycle
 
     train_source = cycle._prepare_data(_config(data_dir)).as_data_source("train")
-    fitted = clip_identity_targets.ClipIdentities(np.zeros((1, 1)), np.ones(1, bool), np.zeros(1))
-    monkeypatch.setattr(clip_identity_targets, "cached_clip_identities", lambda *a, **k: fitted)
+    fitted = object()  # what the fit gives, whatever it holds
+    monkeypatch.setattr(clip_fit_targets, "cached_clip_targets", lambda *a, **k: fitted)
 
     def targets(*sets):
         config = _config(data_dir, *sets)
-        return cycle._identity_targets(config, None, train_source, str(tmp_path))
+        return cycle._fit_targets(config, None, train_source, str(tmp_path))
 
-    assert targets() is None  # smoke trains without the term
-    # The method: the fit of the 2D landmarks (the default, and what older runs get).
-    assert targets("loss.w_fitted_identity=0.1") is fitted
+    assert targets() is None  # smoke trains without the terms
+    # The method: the fit of the 2D landmarks (the default, and what older runs get), for any
+    # of the three fitted terms.
+    for term in cycle.FITTED_TERMS:
+        assert targets(f"loss.{term}=0.1") is fitted, term
     # The diagnostic: the clips' 3D truth, asked for by name.
-    truth = targets("loss.w_fitted_identity=0.1", "loss.identity_targets=truth")
-    expected = [train_source[i]["identity_coeffs"] for i in range(len(train_source))]
-    np.testing.assert_array_equal(truth.identity, np.asarray(expected, np.float32))
-    assert truth.valid.all()
-    with pytest.raises(ValueError, match="loss.identity_targets must be one of"):
-        targets("loss.w_fitted_identity=0.1", "loss.identity_targets=landmarks")
+    truth = targets("loss.w_fitted_expression=0.1", "loss.targets=truth")
+    clips = [train_source[i] for i in range(len(train_source))]
+    np.testing.assert_array_equal(
+        truth.identity, np.asarray([c["identity_coeffs"] for c in clips], np.float32)
+    )
+    np.testing.assert_array_equal(
+        truth.expression, np.asarray([c["expression_coeffs"] for c in clips], np.float32)
+    )
+    np.testing.assert_array_equal(truth.angles, np.asarray([c["pose"] for c in clips], np.float32))
+    assert truth.valid.all() and truth.frame_valid.all()
+    with pytest.raises(ValueError, match="loss.targets must be one of"):
+        targets("loss.w_fitted_identity=0.1", "loss.targets=landmarks")
 
 
 def test_train_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, capsys):
@@ -302,7 +320,7 @@ def test_train_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, capsys)
 def test_augmentation_moves_both_frames_alike_and_keeps_the_targets(data_dir, tmp_path):
     from facejax import morphable
     from facejax.formats import load_model
-    from facejax.recipes import clip_identity_targets, cycle
+    from facejax.recipes import clip_fit_targets, cycle
 
     sets = ("data.batch_size=4", "loss.w_fitted_identity=0.1")
     plain = _config(data_dir, *sets)
@@ -314,7 +332,7 @@ def test_augmentation_moves_both_frames_alike_and_keeps_the_targets(data_dir, tm
         cycle.augment_config(_config(data_dir, "data.zoom=1.5"))
     model3d = morphable.to_device(load_model(plain.model3d))
     train_source = cycle._prepare_data(plain).as_data_source("train")
-    targets = clip_identity_targets.cached_clip_identities(
+    targets = clip_fit_targets.cached_clip_targets(
         model3d, train_source, 32, str(tmp_path), model_name=plain.model3d, clips_per_batch=4
     )
     batches = []
@@ -327,7 +345,8 @@ def test_augmentation_moves_both_frames_alike_and_keeps_the_targets(data_dir, tm
     assert set(after) == set(before) | {"flipped_a", "flipped_b"}
     assert not after["flipped_a"].any() and not after["flipped_b"].any()
     # The same pairs (one shuffle seed), their clips' targets as they were ...
-    np.testing.assert_array_equal(after["fitted_identity"], before["fitted_identity"])
+    for name in clip_fit_targets.FEATURES:
+        np.testing.assert_array_equal(after[name], before[name])
     assert not np.array_equal(after["image_a"], before["image_a"])
     # ... and one similarity of the image per pair, applied to both frames' landmarks.
     for i in range(4):

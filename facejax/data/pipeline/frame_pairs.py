@@ -13,8 +13,9 @@ crop_transform_a/_b``, ``frame_paths -> frame_path_a/_b``, ``frame_indices -> fr
 ``landmarks`` and ``has_landmarks -> landmarks_a/_b``, ``has_landmarks_a/_b``. Further per-frame
 features (a synthetic clip's ``pose [T, 3]``, say) are named in ``per_frame`` and keep their name
 (``pose_a``, ``pose_b``). Everything else (``identity``, ``identity_name``, ``clip_name``) is the
-clip's and appears once. Added: ``frame_gap`` (int64, position of ``b`` minus position of ``a``)
-and ``clip_index`` (int64).
+clip's and appears once. Added: ``position_a`` and ``position_b`` (int64, the two frames'
+positions in the stored clip), ``frame_gap`` (int64, ``position_b - position_a``) and
+``clip_index`` (int64).
 
 Reading a pair reads (decodes) the whole clip: with ``T`` frames of ``S x S`` pixels that is
 ``T / 2`` times the pixels of the pair. Keep ``max_frames`` of the clip builders modest.
@@ -105,6 +106,7 @@ class FramePairSource:
             new_name = self.per_frame[name]
             pair[f"{new_name}_a"] = np.asarray(value[t_a])
             pair[f"{new_name}_b"] = np.asarray(value[t_b])
+        pair["position_a"], pair["position_b"] = np.int64(t_a), np.int64(t_b)
         pair["frame_gap"] = np.int64(t_b - t_a)
         pair["clip_index"] = np.int64(clip_index)
         return pair

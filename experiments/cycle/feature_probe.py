@@ -69,7 +69,7 @@ def main() -> None:
         return np.concatenate(features), np.concatenate(branch), identity[people], people
 
     train_f, _, train_y, train_people = split(train, args.train_clips)
-    test_f, test_branch, test_y, _ = split(test, len(test))
+    test_f, test_branch, test_y, test_people = split(test, len(test))
 
     # The ridge weight on the last fifth of the training people, then all of them.
     held = train_people >= int(0.8 * (train_people.max() + 1))
@@ -87,8 +87,9 @@ def main() -> None:
     mean_face = morphable.shape(model3d, jnp.asarray(datasets.mean_identity_coeffs(train)))
     regions = baselines.shape_regions(model3d)
     report = {"workdir": args.workdir, "step": int(step), "feature_dim": int(train_f.shape[1]),
-              "train_frames": len(train_f), "test_frames": len(test_f), "ridge_weight": weight,
-              "ridge_validation_mse": errors}  # fmt: skip
+              "train_clips": int(train_people.max() + 1), "train_frames": len(train_f),
+              "test_clips": int(test_people.max() + 1), "test_frames": len(test_f),
+              "ridge_weight": weight, "ridge_validation_mse": errors}  # fmt: skip
     for name, coeffs in (("probe", probe), ("branch", test_branch)):
         rmse = baselines.shape_rmse_with_baseline(
             "identity", decode(model3d, jnp.asarray(coeffs, jnp.float32)), truth, mean_face, regions

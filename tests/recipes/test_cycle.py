@@ -316,6 +316,47 @@ def test_train_evaluate_and_reconstruct(tmp_path, data_dir, monkeypatch, capsys)
     assert pred["albedo"].shape == (2, 1468, 3) and pred["sh_coeffs"].shape == (2, 9, 3)
     assert pred["expression"].shape == (2, 10)
 
+    # experiments/cycle/feature_probe.py: a linear probe of the run's shared features.
+    spec = importlib.util.spec_from_file_location(
+        "feature_probe", REPO / "experiments/cycle/feature_probe.py"
+    )
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    monkeypatch.setattr(
+        "sys.argv", ["feature_probe.py", "--workdir", str(workdir), "--frames", "2"]
+    )
+    capsys.readouterr()
+    probe.main()
+    report = json.loads(capsys.readouterr().out)
+    assert report["test_frames"] == 2 * report["test_clips"]
+    assert report["test_clips"] >= saved["num_test_identities"]
+    assert report["ridge_weight"] in probe.RIDGE_WEIGHTS
+    for name in ("probe", "branch"):
+        assert 0 < report[f"{name}_identity_rmse_face_ratio"] < 10, name
+
+
+def test_feature_probe_ridge_is_least_squares_with_a_free_intercept():
+    spec = importlib.util.spec_from_file_location(
+        "feature_probe", REPO / "experiments/cycle/feature_probe.py"
+    )
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 5)) * [1.0, 2.0, 0.5, 3.0, 1.0] + 4.0
+    targets = features @ rng.normal(size=(5, 3)) + 7.0 + 0.01 * rng.normal(size=(200, 3))
+    new = rng.normal(size=(10, 5))
+    # A vanishing weight: ordinary least squares with an intercept (float64 numpy reference).
+    design = np.concatenate([features, np.ones((200, 1))], axis=1)
+    coef, *_ = np.linalg.lstsq(design, targets, rcond=None)
+    expected = np.concatenate([new, np.ones((10, 1))], axis=1) @ coef
+    np.testing.assert_allclose(probe._ridge(features, targets, 1e-12)(new), expected, rtol=1e-4,
+                               atol=1e-4)  # fmt: skip
+    # A huge weight: every prediction is the targets' mean (the intercept is not penalised).
+    np.testing.assert_allclose(
+        probe._ridge(features, targets, 1e9)(new), np.broadcast_to(targets.mean(0), (10, 3)),
+        atol=1e-3,
+    )  # fmt: skip
+
 
 def test_augmentation_moves_both_frames_alike_and_keeps_the_targets(data_dir, tmp_path):
     from facejax import morphable

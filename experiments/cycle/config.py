@@ -141,19 +141,20 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
         # clips the network learned the people, and the pooled CNN placed landmarks at 8 % NME.
         # Identity targets fitted to each training clip's 2D landmarks: without them 600 steps
         # left identity at the mean face (1.01) and 6,000 steps at 0.938 (README, *Results*).
+        # Augmentation keeps the network from learning the training people by heart (on
+        # small_frontal at 3,000 steps: 0.906 over 3 seeds; 6,000 steps under 0.9).
         config.model.encoder = "spatial_cnn"
         config.loss.w_fitted_identity = 0.1
+        config.data.zoom = 0.1
+        config.data.max_shift = 0.05
+        config.data.color_jitter = 0.2
+        config.num_steps = 6000
+        config.checkpoint_every = 1000
         config.eval_every = 0  # evaluated once, at the end
         if variant == "small":
-            # 1,500 people: augmentation keeps the network from learning them by heart (3,000
-            # steps: 0.906 over 3 seeds; 6,000 steps under 0.9). About 45 minutes without
-            # cycles and 1 h 40 with both, beside another training job on the 2-core CPU.
+            # 1,500 people. About 45 minutes without cycles and 1 h 40 with both, beside another
+            # training job on the 2-core CPU.
             config.data.config = "small_frontal"
-            config.data.zoom = 0.1
-            config.data.max_shift = 0.05
-            config.data.color_jitter = 0.2
-            config.num_steps = 6000
-            config.checkpoint_every = 1000
         else:
             # 4,000 people. Until 2026-12-05: the spatial CNN, no augmentation, 3,000 steps and
             # the fitted identity alone: 0.885 / 0.882 / 0.885 of the mean face over seeds 0-2
@@ -164,13 +165,8 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
             # change halved (README).
             config.data.config = "medium_frontal"
             config.model.encoder = "keypoint_cnn"
-            config.data.zoom = 0.1
-            config.data.max_shift = 0.05
-            config.data.color_jitter = 0.2
             config.loss.w_fitted_expression = 0.1
             config.loss.w_fitted_pose = 0.01
-            config.num_steps = 6000
-            config.checkpoint_every = 1000
     else:  # full
         config.data.builder = "facejax_identity_clips"
         config.data.config = "default"

@@ -48,11 +48,14 @@ def main() -> None:
 
     @jax.jit
     def forward(images):
-        images = cast_images(images, config.precision)
-        features = net.apply(
-            variables, images, train=False, method=lambda m, x, train: m.encoder(x, train=train)
-        )
-        codes = net.apply(variables, images, model3d, train=False)
+        # One pass: the codes, and the shared encoder's output captured on the way.
+        codes, state = net.apply(
+            variables, cast_images(images, config.precision), model3d, train=False,
+            capture_intermediates=lambda m, name: m.scope.path == ("encoder",)
+            and name == "__call__",
+            mutable=["intermediates"],
+        )  # fmt: skip
+        features = state["intermediates"]["encoder"]["__call__"][0]
         return features.astype(jnp.float32), codes.identity
 
     def split(source, count):

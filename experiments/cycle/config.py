@@ -94,6 +94,11 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
                 # Each frame's identity shape against its clip's, fitted to the clip's 2D
                 # landmarks before training (mm^2; facejax/recipes/clip_fit_targets.py).
                 "w_fitted_identity": 0.0,
+                # How it compares the shapes (recipes/joint_losses.py, make_shape_loss):
+                # "squared" (raw mm^2) or "scale_aligned" (after the best translation and scale,
+                # which no image shows), over the "head" or the "face" region only.
+                "shape_loss": "squared",
+                "shape_region": "head",
                 # Each frame's expression offsets (mm^2) and rotation angles (squared degrees)
                 # against those of the same fit.
                 "w_fitted_expression": 0.0,

@@ -16,7 +16,10 @@ clip. Its loss, per pair, is a weighted sum of
   (``losses.clip_consistency_loss``);
 * **fitted identity** (``w_fitted_identity``, 0 unless set): each frame's identity shape against
   that of its clip's identity fitted to the clip's 2D landmarks before training
-  (``facejax.recipes.clip_fit_targets``; mean squared vertex distance, mm^2);
+  (``facejax.recipes.clip_fit_targets``), compared as ``shape_loss`` over ``shape_region`` say
+  (``recipes.joint_losses.make_shape_loss``, mm^2): ``squared`` over the ``head`` (the raw mean
+  squared vertex distance), or ``scale_aligned`` over the ``face``, where the fit's error of the
+  face's size and position, which no image shows, costs nothing;
 * **fitted expression** and **fitted pose** (``w_fitted_expression``, ``w_fitted_pose``, 0 unless
   set): each frame's expression offsets against those of its own expression from the same fit
   (mm^2), and its rotation angles against the fit's (squared degrees, summed over pitch, yaw and
@@ -38,6 +41,7 @@ landmark-only fit's, and the pose/expression leakage (``facejax.recipes.clip_eva
 from __future__ import annotations
 
 import logging
+import types
 from typing import Any
 
 import jax
@@ -46,7 +50,7 @@ import numpy as np
 
 from facejax import evaluation, losses, morphable, nn
 from facejax.formats import load_model
-from facejax.recipes import clip_evaluation, clip_fit_targets, datasets, networks
+from facejax.recipes import clip_evaluation, clip_fit_targets, datasets, joint_losses, networks
 from facejax.recipes import cycle_construction as cc
 from facejax.recipes.crop_augmentation import crop_augmentation
 from facejax.train import (
@@ -133,6 +137,8 @@ def make_loss_fn(net, model3d, config):
             f"got {cycle_image_target!r}"
         )
 
+    identity_shape_loss = fitted_identity_loss(model3d, weights)
+
     def loss_fn(params, batch_stats, batch, rng, train=True):
         del rng  # no dropout or sampling
         variables = {"params": params, "batch_stats": batch_stats}
@@ -178,7 +184,7 @@ def make_loss_fn(net, model3d, config):
         )
         if weights.w_fitted_identity:  # static: needs the targets in the batch
             terms["fitted_identity"] = fitted_identity_term(
-                model3d, codes_a.identity, codes_b.identity, batch
+                model3d, codes_a.identity, codes_b.identity, batch, identity_shape_loss
             )
         if weights.get("w_fitted_expression", 0.0):  # runs saved before the term: off
             terms["fitted_expression"] = fitted_expression_term(model3d, codes_a, codes_b, batch)
@@ -200,15 +206,28 @@ def make_loss_fn(net, model3d, config):
     return loss_fn
 
 
-def fitted_identity_term(model3d, identity_a, identity_b, batch):
-    """``[B]``: the two frames' identity shapes against their clip's fitted one (mean squared
-    vertex distance in mm^2, summed over the pair; 0 for a clip whose fit is not valid)."""
-    offset = jax.vmap(morphable.identity_offset, in_axes=(None, 0))
-    target = jax.lax.stop_gradient(offset(model3d, batch["fitted_identity"]))
+def fitted_identity_loss(model3d, weights):
+    """``loss(pred [B, V, 3], target [B, V, 3]) -> [B]`` of ``loss.shape_loss`` and
+    ``loss.shape_region`` (``joint_losses.make_shape_loss``; runs saved before the options:
+    ``squared`` over the ``head``)."""
+    options = types.SimpleNamespace(
+        shape_loss=weights.get("shape_loss", "squared"),
+        shape_region=weights.get("shape_region", "head"),
+    )
+    return joint_losses.make_shape_loss(model3d, options)
+
+
+def fitted_identity_term(model3d, identity_a, identity_b, batch, shape_loss=None):
+    """``[B]``: the two frames' identity shapes against their clip's fitted one, compared by
+    ``shape_loss`` (:func:`fitted_identity_loss`; ``None``: the mean squared vertex distance
+    over the head), summed over the pair; 0 for a clip whose fit is not valid. In mm^2."""
+    if shape_loss is None:
+        shape_loss = losses.squared_vertex_error
+    shapes = jax.vmap(morphable.shape, in_axes=(None, 0))
+    target = jax.lax.stop_gradient(shapes(model3d, batch["fitted_identity"]))
     valid = batch["fitted_identity_valid"].astype(target.dtype)
     error = sum(
-        losses.squared_vertex_error(offset(model3d, identity), target)
-        for identity in (identity_a, identity_b)
+        shape_loss(shapes(model3d, identity), target) for identity in (identity_a, identity_b)
     )
     return valid * error
 

@@ -224,6 +224,69 @@ def test_fitted_targets_come_from_2d_landmarks_only(data_dir, tmp_path):
     assert terms(moved)["loss_fitted_expression"] != base["loss_fitted_expression"]
 
 
+# The fitted identity term against float64 numpy; float32 sums over the vertices.
+IDENTITY_TERM_RTOL = 1e-4
+
+
+def test_fitted_identity_term_compares_shapes_as_configured():
+    from facejax import morphable
+    from facejax.formats import load_model
+    from facejax.recipes import cycle
+
+    model3d = morphable.to_device(load_model("synthetic:small"))
+    host = load_model("synthetic:small")
+    rng = np.random.default_rng(0)
+    k = model3d.num_identity
+    pred_a, pred_b, fitted = (rng.normal(size=(3, k)).astype(np.float32) for _ in range(3))
+    valid = np.array([True, True, False])
+    batch = {"fitted_identity": fitted, "fitted_identity_valid": valid}
+
+    def shapes(coeffs):  # [B, V, 3] float64
+        basis = np.asarray(host.identity_basis, np.float64) * np.asarray(host.identity_std)
+        offsets = np.einsum("vck,bk->bvc", basis.reshape(-1, 3, k), coeffs.astype(np.float64))
+        return np.asarray(host.mean_shape, np.float64) + offsets
+
+    def scale_aligned(p, t, w):
+        def centred(x):
+            return x - (w[:, None] * x).sum(0) / w.sum()
+
+        p, t = centred(p), centred(t)
+        s = (w[:, None] * p * t).sum() / (w[:, None] * p * p).sum()
+        return (w * np.square(s * p - t).sum(-1)).sum() / w.sum()
+
+    face = np.asarray(host.face_mask) > 0.5
+    references = {
+        ("squared", "head"): lambda p, t: np.square(p - t).sum(-1).mean(),
+        ("scale_aligned", "face"): lambda p, t: scale_aligned(p, t, face.astype(np.float64)),
+    }
+    target = shapes(fitted)
+    for (kind, region), reference in references.items():
+        options = {"shape_loss": kind, "shape_region": region}
+        term = cycle.fitted_identity_term(
+            model3d, pred_a, pred_b, batch, cycle.fitted_identity_loss(model3d, options)
+        )
+        expected = [
+            sum(reference(shapes(p)[i], target[i]) for p in (pred_a, pred_b)) * valid[i]
+            for i in range(3)
+        ]
+        np.testing.assert_allclose(term, expected, rtol=IDENTITY_TERM_RTOL, err_msg=kind)
+    # Runs saved before the options compare as before: squared over the head.
+    old = cycle.fitted_identity_loss(model3d, {})
+    np.testing.assert_allclose(
+        cycle.fitted_identity_term(model3d, pred_a, pred_b, batch, old),
+        cycle.fitted_identity_term(model3d, pred_a, pred_b, batch),
+        rtol=IDENTITY_TERM_RTOL,
+    )
+    # scale_aligned: a prediction that is the target's face scaled and moved costs nothing.
+    aligned = cycle.fitted_identity_loss(
+        model3d, {"shape_loss": "scale_aligned", "shape_region": "face"}
+    )
+    t = jax.numpy.asarray(target[:1], jax.numpy.float32)
+    assert float(aligned(1.07 * t + 3.0, t)[0]) < 1e-6 * float(jax.numpy.mean(t**2))
+    with pytest.raises(ValueError, match="shape_loss must be one of"):
+        cycle.fitted_identity_loss(model3d, {"shape_loss": "l1", "shape_region": "face"})
+
+
 def test_targets_are_fitted_unless_the_truth_diagnostic_is_asked(data_dir, tmp_path, monkeypatch):
     from facejax.recipes import clip_fit_targets, cycle
 

@@ -7,7 +7,9 @@ training never sees it).
 
 Prints JSON: clips fitted, seconds (first batch, with the compile, and the rest), the share of
 valid fits, the median landmark error (pixels), the fitted identity's face-region and whole-head
-RMSE with the mean-face baseline (the split's own mean identity) and their ratios; of the valid
+RMSE with the mean-face baseline (the split's own mean identity) and their ratios, the same
+in each metric the fitted identity term can train with (``loss.shape_loss`` / ``shape_region``:
+``identity_loss_<kind>_<region>_mm``, the root of the term's mean, no similarity); of the valid
 frames, the fitted expression's RMSE (its vertex offsets against the true ones, mm, no
 alignment) beside the neutral face's (a zero expression) and their ratio, and the fitted pose's
 error in degrees (mean absolute pitch, yaw, roll; geodesic) beside a frontal pose's.
@@ -26,7 +28,7 @@ import numpy as np
 from facejax import evaluation, morphable
 from facejax.evaluation import baselines
 from facejax.formats import load_model
-from facejax.recipes import clip_fit_targets, datasets
+from facejax.recipes import clip_fit_targets, cycle, datasets
 
 
 def main() -> None:
@@ -74,6 +76,7 @@ def main() -> None:
     rmse = baselines.shape_rmse_with_baseline(
         "identity", fitted, truth, mean_face, baselines.shape_regions(model3d)
     )
+    loss_rmse = _identity_in_loss_metrics(model3d, fitted, truth, mean_face)
     frames = targets.frame_valid
     expression = _expression_quality(
         model3d, targets.expression[frames], clips["expression_coeffs"][frames]
@@ -88,9 +91,30 @@ def main() -> None:
         "valid_share": float(valid.mean()),
         "median_landmark_error_px": float(np.nanmedian(targets.landmark_error)),
         **{k: float(v) for k, v in rmse.items()},
+        **loss_rmse,
         "valid_frame_share": float(frames.sum() / clips["has_landmarks"].sum()),
         **expression, **pose,
     }, indent=1))  # fmt: skip
+
+
+# What the fitted identity term sees: the raw distance over the head (the default), and over the
+# face after the best translation and scale (recipes/cycle.py, fitted_identity_loss).
+IDENTITY_LOSS_METRICS = (("squared", "head"), ("scale_aligned", "face"))
+
+
+def _identity_in_loss_metrics(model3d, fitted, truth, mean_face) -> dict[str, float]:
+    """The fitted identities' and the mean face's error in the fitted identity term's metrics,
+    mm (the root of the term's mean over clips), and their ratio."""
+    out = {}
+    for kind, region in IDENTITY_LOSS_METRICS:
+        loss = cycle.fitted_identity_loss(model3d, {"shape_loss": kind, "shape_region": region})
+        name = f"identity_loss_{kind}_{region}"
+        fit_mm = float(jnp.sqrt(jnp.mean(loss(fitted, truth))))
+        mean_mm = float(jnp.sqrt(jnp.mean(loss(jnp.broadcast_to(mean_face, truth.shape), truth))))
+        out.update({
+            f"{name}_mm": fit_mm, f"{name}_mean_face_mm": mean_mm, f"{name}_ratio": fit_mm / mean_mm
+        })  # fmt: skip
+    return out
 
 
 def _expression_quality(model3d, fitted, truth) -> dict[str, float]:

@@ -32,11 +32,12 @@ Variants:
 Ablation knobs: loss.pose_cycle, loss.expression_cycle (on/off switches of the two cycles);
 loss.cycle_image_target (the image rendered back against frame a, or against its rendering).
 Targets fitted to each training clip's 2D landmarks (0 = off): loss.w_fitted_identity,
-loss.w_fitted_expression, loss.w_fitted_pose. Diagnostic, not the method: loss.targets=truth
-puts the clips' 3D ground truth (identity, expressions, poses) in place of the fitted targets,
-to measure what the fit's error costs (README).
-Augmentation of the training pairs (on in small, off elsewhere): data.zoom, data.max_shift,
-data.color_jitter.
+loss.w_fitted_expression, loss.w_fitted_pose; how the identity term compares the shapes:
+loss.shape_loss (squared, scale_aligned) over loss.shape_region (head, face). Diagnostic, not the
+method: loss.targets=truth puts the clips' 3D ground truth (identity, expressions, poses) in
+place of the fitted targets, to measure what the fit's error costs (README).
+Augmentation of the training pairs (on in small and medium, off elsewhere): data.zoom,
+data.max_shift, data.color_jitter (medium without it: README, *Three more suspects*).
 """
 
 import ml_collections

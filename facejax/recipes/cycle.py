@@ -217,12 +217,10 @@ def fitted_identity_loss(model3d, weights):
     return joint_losses.make_shape_loss(model3d, options)
 
 
-def fitted_identity_term(model3d, identity_a, identity_b, batch, shape_loss=None):
+def fitted_identity_term(model3d, identity_a, identity_b, batch, shape_loss):
     """``[B]``: the two frames' identity shapes against their clip's fitted one, compared by
-    ``shape_loss`` (:func:`fitted_identity_loss`; ``None``: the mean squared vertex distance
-    over the head), summed over the pair; 0 for a clip whose fit is not valid. In mm^2."""
-    if shape_loss is None:
-        shape_loss = losses.squared_vertex_error
+    ``shape_loss`` (:func:`fitted_identity_loss`), summed over the pair; 0 for a clip whose fit
+    is not valid. In mm^2."""
     shapes = jax.vmap(morphable.shape, in_axes=(None, 0))
     target = jax.lax.stop_gradient(shapes(model3d, batch["fitted_identity"]))
     valid = batch["fitted_identity_valid"].astype(target.dtype)

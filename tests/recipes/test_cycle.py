@@ -468,7 +468,9 @@ def test_config_variants_and_overrides():
     assert small.data.config == "small_frontal" and small.model3d == "synthetic"
     assert small.model.encoder == "spatial_cnn"
     medium = load_config("experiments/cycle/config.py:medium")
-    assert medium.data.config == "medium_frontal" and medium.loss.w_fitted_identity == 0.1
+    assert medium.data.config == "medium_frontal" and medium.loss.w_fitted_identity == 1.0
+    assert (medium.loss.shape_loss, medium.loss.shape_region) == ("scale_aligned", "face")
+    assert (small.loss.shape_loss, small.loss.shape_region) == ("squared", "head")
     assert medium.loss.pose_cycle and medium.loss.expression_cycle
     full = load_config("experiments/cycle/config.py:full")
     assert full.data.builder == "facejax_identity_clips" and full.precision == "bfloat16"

@@ -402,6 +402,8 @@ def train_and_evaluate(config, workdir) -> dict:
     train_source = builder.as_data_source("train")
     test_source = builder.as_data_source("test")
     mean_identity = _mean_identity(train_source, model3d)
+    # Built before the targets' fit so that a bad loss option stops the run at once.
+    loss_fn = make_loss_fn(net, model3d, config)
     targets = _fit_targets(config, model3d, train_source, workdir)
     results: dict = {}
 
@@ -416,7 +418,7 @@ def train_and_evaluate(config, workdir) -> dict:
         config,
         workdir,
         init_fn=networks.make_init_fn(net, model3d, config.data.image_size),
-        loss_fn=make_loss_fn(net, model3d, config),
+        loss_fn=loss_fn,
         train_data=train_data_fn(config, train_source, targets),
         eval_fn=eval_fn,
     )

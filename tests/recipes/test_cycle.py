@@ -478,6 +478,8 @@ def test_config_variants_and_overrides():
     assert (small.data.zoom, small.data.max_shift, small.data.color_jitter) == (0.1, 0.05, 0.2)
     assert (medium.data.zoom, medium.data.max_shift, medium.data.color_jitter) == (0, 0, 0)
     assert medium.model.encoder == "keypoint_cnn" and medium.num_steps == 6000
+    assert (medium.model.width, medium.model.branch_width) == (32, 0)
+    assert (small.model.width, small.model.branch_width) == (16, 64)
     assert (medium.loss.w_fitted_expression, medium.loss.w_fitted_pose) == (0.1, 0.01)
     assert small.loss.w_fitted_expression == small.loss.w_fitted_pose == 0.0
     off = load_config(CONFIG, ["loss.pose_cycle=False"])

@@ -188,8 +188,8 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
             config.loss.shape_region = "face"
             # With that term the network matters, where before it changed 0.005 at most: width
             # 32 and linear branches, without cycles 0.770 against 0.805 at width 16 with
-            # branches of 64 (seed 0); with both cycles, 0.842-0.865 at step 2,000 over seeds
-            # 0-2 against 0.885 at width 16 (README, *Width 32*).
+            # branches of 64 (seed 0); with both cycles 0.773 / 0.776 / 0.758 (seeds 0-2)
+            # against 0.808 at width 16 (seed 0; README, *Width 32*).
             config.model.width = 32
             config.model.branch_width = 0
             config.loss.w_fitted_expression = 0.1

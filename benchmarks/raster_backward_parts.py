@@ -16,7 +16,7 @@ Same mesh and image as ``render_speed.py --only large --windows 2``: the 35,721-
 70,688-triangle grid face filling a 224 x 224 image. Each figure is ms per image, the fastest
 of the repeats after a warm-up call (the median beside it). On a CPU the backward of the
 per-pixel pass costs more per image in a large batch while its forward does not: this shows by
-how much, and in which half (docs/performance.md, *The backward at batch 32*).
+how much, and in which half (docs/performance.md, *Where the backward at batch 32 goes*).
 
 Run:
   python benchmarks/raster_backward_parts.py                  # batches 1, 4 and 32

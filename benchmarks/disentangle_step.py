@@ -17,7 +17,6 @@ Run:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -26,16 +25,12 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import lowered_flops, machine, timed  # noqa: E402
+from timing import identity_step_parser, lowered_flops, machine, timed  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variant", default="small")
-    parser.add_argument("--model", default="synthetic", help="the 3DMM (for full: not the BFM)")
-    parser.add_argument("--classes", type=int, default=1000, help="training subjects")
+    parser = identity_step_parser(__doc__)
     parser.add_argument("--batch", type=int, help="images a step (default: the config's)")
-    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--flops-only",
         action="store_true",

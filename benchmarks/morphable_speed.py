@@ -57,8 +57,31 @@ def deep3d_sized_model(seed=0) -> morphable.MorphableModel:
     )
 
 
-def numpy_forward(m: dict, p: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The same math in plain numpy (float32), batched over the leading axis of ``p``."""
+PARAMS = ("identity", "expression", "albedo", "rotation", "translation", "sh_coeffs")
+
+
+def model_arrays(model: morphable.MorphableModel) -> dict:
+    """The model as the plain arrays ``numpy_forward`` reads (bases as ``[K, 3V]`` matrices)."""
+    from facejax.lighting import LAMBERT_FACTORS, SH_CONSTANTS
+
+    return {
+        "mean": np.asarray(model.mean_shape).reshape(-1),
+        "id_basis": np.asarray(model.identity_basis).reshape(-1, KI).T.copy(),
+        "id_std": np.asarray(model.identity_std),
+        "ex_basis": np.asarray(model.expression_basis).reshape(-1, KE).T.copy(),
+        "ex_std": np.asarray(model.expression_std),
+        "al_mean": np.asarray(model.albedo_mean).reshape(-1),
+        "al_basis": np.asarray(model.albedo_basis).reshape(-1, KA).T.copy(),
+        "al_std": np.asarray(model.albedo_std),
+        "triangles": np.asarray(model.triangles),
+        "sh_factors": (SH_CONSTANTS * LAMBERT_FACTORS).astype(np.float32),
+    }
+
+
+def image_formation(m: dict, p: dict, xp, unit_normals) -> tuple:
+    """Screen vertices ``[B, V, 3]`` and colours ``[B, V, 3]`` from the arrays ``m`` and the
+    parameters ``p``, in the array library ``xp`` (numpy here, torch in
+    morphable_speed_torch.py), with its ``unit_normals(vertices [B, V, 3], triangles)``."""
     b = p["identity"].shape[0]
     v = m["mean"].shape[0] // 3
     verts = (
@@ -67,18 +90,28 @@ def numpy_forward(m: dict, p: dict) -> tuple[np.ndarray, np.ndarray]:
         + (p["expression"] * m["ex_std"]) @ m["ex_basis"]
     ).reshape(b, v, 3)
     x, y, z = p["rotation"][:, 0], p["rotation"][:, 1], p["rotation"][:, 2]
-    cx, sx, cy, sy, cz, sz = np.cos(x), np.sin(x), np.cos(y), np.sin(y), np.cos(z), np.sin(z)
-    one, zero = np.ones_like(x), np.zeros_like(x)
-    rx = np.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], -1).reshape(b, 3, 3)
-    ry = np.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).reshape(b, 3, 3)
-    rz = np.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], -1).reshape(b, 3, 3)
+    cx, sx, cy, sy, cz, sz = xp.cos(x), xp.sin(x), xp.cos(y), xp.sin(y), xp.cos(z), xp.sin(z)
+    one, zero = xp.ones_like(x), xp.zeros_like(x)
+    rx = xp.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], -1).reshape(b, 3, 3)
+    ry = xp.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).reshape(b, 3, 3)
+    rz = xp.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], -1).reshape(b, 3, 3)
     rot = rz @ ry @ rx
-    cam = np.einsum("bij,bvj->bvi", rot, verts) + p["translation"][:, None]
+    cam = xp.einsum("bij,bvj->bvi", rot, verts) + p["translation"][:, None]
     depth = -cam[..., 2]
-    screen = np.stack(
+    screen = xp.stack(
         [112 + 1015 * cam[..., 0] / depth, 112 - 1015 * cam[..., 1] / depth, depth], -1
     )
-    tris = m["triangles"]
+    normals = xp.einsum("bij,bvj->bvi", rot, unit_normals(verts, m["triangles"]))
+    albedo = (m["al_mean"][None] + (p["albedo"] * m["al_std"]) @ m["al_basis"]).reshape(b, v, 3)
+    nx, ny, nz = normals[..., 0], normals[..., 1], normals[..., 2]
+    terms = [xp.ones_like(nx), ny, nz, nx, nx * ny, ny * nz, 3 * nz * nz - 1, nx * nz]
+    basis = xp.stack([*terms, nx * nx - ny * ny], -1) * m["sh_factors"]
+    colors = albedo * xp.einsum("bvk,bkc->bvc", basis, p["sh_coeffs"])
+    return screen, colors
+
+
+def _numpy_unit_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    b, v = verts.shape[:2]
     e1 = verts[:, tris[:, 1]] - verts[:, tris[:, 0]]
     e2 = verts[:, tris[:, 2]] - verts[:, tris[:, 0]]
     fn = np.cross(e1, e2)
@@ -88,29 +121,12 @@ def numpy_forward(m: dict, p: dict) -> tuple[np.ndarray, np.ndarray]:
         rep = np.repeat(fn[i], 3, axis=0)
         for c in range(3):
             normals[i, :, c] = np.bincount(flat, weights=rep[:, c], minlength=v)
-    normals /= np.maximum(np.linalg.norm(normals, axis=-1, keepdims=True), 1e-12)
-    normals = np.einsum("bij,bvj->bvi", rot, normals)
-    albedo = (m["al_mean"][None] + (p["albedo"] * m["al_std"]) @ m["al_basis"]).reshape(b, v, 3)
-    nx, ny, nz = normals[..., 0], normals[..., 1], normals[..., 2]
-    basis = (
-        np.stack(
-            [
-                np.ones_like(nx),
-                ny,
-                nz,
-                nx,
-                nx * ny,
-                ny * nz,
-                3 * nz * nz - 1,
-                nx * nz,
-                nx * nx - ny * ny,
-            ],
-            -1,
-        )
-        * m["sh_factors"]
-    )
-    colors = albedo * np.einsum("bvk,bkc->bvc", basis, p["sh_coeffs"])
-    return screen, colors
+    return normals / np.maximum(np.linalg.norm(normals, axis=-1, keepdims=True), 1e-12)
+
+
+def numpy_forward(m: dict, p: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The same math in plain numpy (float32), batched over the leading axis of ``p``."""
+    return image_formation(m, p, np, _numpy_unit_normals)
 
 
 def _time(fn, repeats):
@@ -168,22 +184,8 @@ def main():
     f_med, f_min = _time(lambda: jax.block_until_ready(fwd(model, params)), repeats)
     b_med, b_min = _time(lambda: jax.block_until_ready(fwd_bwd(params, model)), repeats)
 
-    from facejax.lighting import LAMBERT_FACTORS, SH_CONSTANTS
-
-    m = {
-        "mean": np.asarray(model.mean_shape).reshape(-1),
-        "id_basis": np.asarray(model.identity_basis).reshape(-1, KI).T.copy(),
-        "id_std": np.asarray(model.identity_std),
-        "ex_basis": np.asarray(model.expression_basis).reshape(-1, KE).T.copy(),
-        "ex_std": np.asarray(model.expression_std),
-        "al_mean": np.asarray(model.albedo_mean).reshape(-1),
-        "al_basis": np.asarray(model.albedo_basis).reshape(-1, KA).T.copy(),
-        "al_std": np.asarray(model.albedo_std),
-        "triangles": np.asarray(model.triangles),
-        "sh_factors": (SH_CONSTANTS * LAMBERT_FACTORS).astype(np.float32),
-    }
-    p = {k: np.asarray(getattr(params, k)) for k in
-         ("identity", "expression", "albedo", "rotation", "translation", "sh_coeffs")}  # fmt: skip
+    m = model_arrays(model)
+    p = {k: np.asarray(getattr(params, k)) for k in PARAMS}
     n_med, n_min = _time(lambda: numpy_forward(m, p), repeats)
 
     screen_np, colors_np = numpy_forward(m, p)

@@ -29,65 +29,34 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from morphable_speed import KA, KE, KI, _time, deep3d_sized_model, numpy_forward  # noqa: E402
+from morphable_speed import (  # noqa: E402
+    KA,
+    KE,
+    KI,
+    PARAMS,
+    _time,
+    deep3d_sized_model,
+    image_formation,
+    model_arrays,
+    numpy_forward,
+)
 from timing import host_memory  # noqa: E402
 
 from facejax import morphable  # noqa: E402
-from facejax.lighting import LAMBERT_FACTORS, SH_CONSTANTS  # noqa: E402
-
-PARAMS = ("identity", "expression", "albedo", "rotation", "translation", "sh_coeffs")
 
 
-def torch_forward(m: dict, p: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``numpy_forward`` in torch: screen vertices, colours and the landmarks' screen points."""
-    b = p["identity"].shape[0]
-    v = m["mean"].shape[0] // 3
-    verts = (
-        m["mean"][None]
-        + (p["identity"] * m["id_std"]) @ m["id_basis"]
-        + (p["expression"] * m["ex_std"]) @ m["ex_basis"]
-    ).reshape(b, v, 3)
-    x, y, z = p["rotation"][:, 0], p["rotation"][:, 1], p["rotation"][:, 2]
-    cx, sx, cy, sy = torch.cos(x), torch.sin(x), torch.cos(y), torch.sin(y)
-    cz, sz = torch.cos(z), torch.sin(z)
-    one, zero = torch.ones_like(x), torch.zeros_like(x)
-    rx = torch.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], -1).reshape(b, 3, 3)
-    ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).reshape(b, 3, 3)
-    rz = torch.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], -1).reshape(b, 3, 3)
-    rot = rz @ ry @ rx
-    cam = torch.einsum("bij,bvj->bvi", rot, verts) + p["translation"][:, None]
-    depth = -cam[..., 2]
-    screen = torch.stack(
-        [112 + 1015 * cam[..., 0] / depth, 112 - 1015 * cam[..., 1] / depth, depth], -1
-    )
-    tris = m["triangles"]
+def _torch_unit_normals(verts: torch.Tensor, tris: torch.Tensor) -> torch.Tensor:
     corners = [verts[:, tris[:, k]] for k in range(3)]
     face_normals = torch.linalg.cross(corners[1] - corners[0], corners[2] - corners[0], dim=-1)
     normals = torch.zeros_like(verts)
     for k in range(3):
         normals = normals.index_add(1, tris[:, k], face_normals)
-    normals = normals / torch.clamp(torch.linalg.norm(normals, dim=-1, keepdim=True), min=1e-12)
-    normals = torch.einsum("bij,bvj->bvi", rot, normals)
-    albedo = (m["al_mean"][None] + (p["albedo"] * m["al_std"]) @ m["al_basis"]).reshape(b, v, 3)
-    nx, ny, nz = normals[..., 0], normals[..., 1], normals[..., 2]
-    basis = (
-        torch.stack(
-            [
-                torch.ones_like(nx),
-                ny,
-                nz,
-                nx,
-                nx * ny,
-                ny * nz,
-                3 * nz * nz - 1,
-                nx * nz,
-                nx * nx - ny * ny,
-            ],
-            -1,
-        )
-        * m["sh_factors"]
-    )
-    colors = albedo * torch.einsum("bvk,bkc->bvc", basis, p["sh_coeffs"])
+    return normals / torch.clamp(torch.linalg.norm(normals, dim=-1, keepdim=True), min=1e-12)
+
+
+def torch_forward(m: dict, p: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``numpy_forward`` in torch: screen vertices, colours and the landmarks' screen points."""
+    screen, colors = image_formation(m, p, torch, _torch_unit_normals)
     landmarks = torch.einsum("lk,blkc->blc", m["landmark_weights"], screen[:, m["landmarks"], :2])
     return screen, colors, landmarks
 
@@ -101,18 +70,7 @@ def main():
     model = deep3d_sized_model()
     keys = jax.random.split(jax.random.key(0), args.batch)
     params = jax.vmap(lambda k: morphable.random_params(model, k))(keys)
-    arrays = {
-        "mean": np.asarray(model.mean_shape).reshape(-1),
-        "id_basis": np.asarray(model.identity_basis).reshape(-1, KI).T.copy(),
-        "id_std": np.asarray(model.identity_std),
-        "ex_basis": np.asarray(model.expression_basis).reshape(-1, KE).T.copy(),
-        "ex_std": np.asarray(model.expression_std),
-        "al_mean": np.asarray(model.albedo_mean).reshape(-1),
-        "al_basis": np.asarray(model.albedo_basis).reshape(-1, KA).T.copy(),
-        "al_std": np.asarray(model.albedo_std),
-        "triangles": np.asarray(model.triangles),
-        "sh_factors": (SH_CONSTANTS * LAMBERT_FACTORS).astype(np.float32),
-    }
+    arrays = model_arrays(model)
     p_np = {k: np.asarray(getattr(params, k)) for k in PARAMS}
     m = {k: torch.from_numpy(np.ascontiguousarray(a)) for k, a in arrays.items()}
     m["triangles"] = m["triangles"].long()

@@ -12,6 +12,7 @@ multiply-add counts 2.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -90,3 +91,15 @@ def timed(fn, args, repeats) -> dict:
         if jax.default_backend() == "gpu" and "H200" in jax.devices()[0].device_kind:
             result["mfu_vs_bf16_peak"] = flops / min(times) / H200_BF16_PEAK
     return result
+
+
+def identity_step_parser(doc: str) -> argparse.ArgumentParser:
+    """The command line of the step scripts of the recipes that classify training subjects
+    (disentangle_step.py, siamese_step.py): the config's variant, the 3DMM to decode with, the
+    number of classes and the repeats."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--variant", default="small")
+    parser.add_argument("--model", default="synthetic", help="the 3DMM (for full: not the BFM)")
+    parser.add_argument("--classes", type=int, default=1000, help="training subjects")
+    parser.add_argument("--repeats", type=int, default=5)
+    return parser

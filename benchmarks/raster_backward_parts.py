@@ -109,7 +109,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
     if min(args.batches) < 1 or args.repeats < 1:
-        parser.error(f"--batches and --repeats must be positive, got {args.batches}, {args.repeats}")
+        parser.error(f"--batches and --repeats must be positive: {args.batches}, {args.repeats}")
     results = []
     for batch in args.batches:
         results.append(measure(batch, args.repeats))

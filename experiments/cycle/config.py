@@ -146,17 +146,6 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
         config.eval.batch_size = 16
         config.eval.leakage_pairs = 16
     elif variant in ("small", "medium"):
-        # Many people with one clip each and the spatial CNN: on the 100 people of the `small`
-        # clips the network learned the people, and the pooled CNN placed landmarks at 8 % NME.
-        # Identity targets fitted to each training clip's 2D landmarks: without them 600 steps
-        # left identity at the mean face (1.01) and 6,000 steps at 0.938 (README, *Results*).
-        # Augmentation keeps the network from learning the training people by heart (on
-        # small_frontal at 3,000 steps: 0.906 over 3 seeds; 6,000 steps under 0.9).
-        config.model.encoder = "spatial_cnn"
-        config.loss.w_fitted_identity = 0.1
-        config.data.zoom = 0.1
-        config.data.max_shift = 0.05
-        config.data.color_jitter = 0.2
         config.num_steps = 6000
         config.checkpoint_every = 1000
         config.eval_every = 0  # evaluated once, at the end
@@ -164,6 +153,18 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
             # 1,500 people. About 45 minutes without cycles and 1 h 40 with both, beside another
             # training job on the 2-core CPU.
             config.data.config = "small_frontal"
+            # Many people with one clip each and the spatial CNN: on the 100 people of the
+            # `small` clips the network learned the people, and the pooled CNN placed landmarks
+            # at 8 % NME. Identity targets fitted to each training clip's 2D landmarks: without
+            # them 600 steps left identity at the mean face (1.01) and 6,000 steps at 0.938
+            # (README, *Results*). Augmentation keeps the network from learning the training
+            # people by heart (on small_frontal at 3,000 steps: 0.906 over 3 seeds; 6,000
+            # steps under 0.9).
+            config.model.encoder = "spatial_cnn"
+            config.loss.w_fitted_identity = 0.1
+            config.data.zoom = 0.1
+            config.data.max_shift = 0.05
+            config.data.color_jitter = 0.2
         else:
             # 4,000 people. Until 2026-12-05: the spatial CNN, no augmentation, 3,000 steps and
             # the fitted identity alone: 0.885 / 0.882 / 0.885 of the mean face over seeds 0-2
@@ -176,8 +177,7 @@ def get_config(variant: str = "smoke") -> ml_collections.ConfigDict:
             # 0, 1) and 0.853 with both (seed 0) against 0.859-0.864 with it, and a step about a
             # fifth faster (README, *Three more suspects*).
             config.data.config = "medium_frontal"
-            config.model.encoder = "keypoint_cnn"
-            config.data.zoom = config.data.max_shift = config.data.color_jitter = 0.0
+            config.model.encoder = "keypoint_cnn"  # no augmentation (the defaults, 0)
             # The identity target in the metric the images show, and heavy enough to lead the
             # other terms: the raw head distance is mostly the face's size and position, which
             # no image shows. Either change alone did nothing (scale-aligned over the face at

@@ -46,7 +46,8 @@ WINDOW = 2
 
 
 def part_functions(vertices, colours, triangles, target, triangle_id):
-    """``{name: (function, args)}`` of the forward and forward + backward of each part."""
+    """``{name: (loss, argnums, args)}`` of each part: its scalar loss, the arguments its
+    gradient is taken with respect to, and its inputs."""
     batch = vertices.shape[0]
     no_overflow = jnp.zeros((batch,), jnp.int32)
 

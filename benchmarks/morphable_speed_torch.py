@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 
 import jax
@@ -40,7 +39,7 @@ from morphable_speed import (  # noqa: E402
     model_arrays,
     numpy_forward,
 )
-from timing import host_memory  # noqa: E402
+from timing import machine  # noqa: E402
 
 from facejax import morphable  # noqa: E402
 
@@ -110,9 +109,7 @@ def main():
                 "repeats": args.repeats,
                 "torch": torch.__version__,
                 "torch_threads": torch.get_num_threads(),
-                "cpu_count": os.cpu_count(),
-                "machine": platform.machine(),
-                "host_memory": host_memory(),
+                "machine": machine(),
             },
             indent=2,
         )

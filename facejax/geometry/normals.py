@@ -94,11 +94,21 @@ def vertex_normals(vertices, triangles) -> jax.Array:
     # [3F, B, 3] layout and transposed back (docs/performance.md: batch 32 of a Basel-sized mesh,
     # forward + backward 282 -> 210 ms); a native batch, inside each value, is faster still.
     planes = [jnp.moveaxis(vertices[..., k], -1, 0) for k in range(3)]  # [V, ...]
-    corners = [[plane[triangles[:, c]] for c in range(3)] for plane in planes]  # [k][c]: [F, ...]
+    corner_vertex = triangles.T.reshape(-1)  # [3F]: every triangle's first corners, then ...
+    if vertices.ndim == 2:
+        # One shape (what jax.vmap sees): one gather of all 3F corners per coordinate, so that
+        # the backward is one scatter-add per coordinate, not one per coordinate and corner
+        # (docs/performance.md, Intel VM: a Basel-sized batch of 32 under vmap, forward +
+        # backward 136-153 -> 106-122 ms; one synthetic face's forward 0.29 -> 0.41 ms, its
+        # forward + backward unchanged). A native batch is not faster that way (119-126
+        # against 129-136 ms), so it keeps one gather per corner.
+        num_triangles = triangles.shape[0]
+        corners = [plane[corner_vertex].reshape(3, num_triangles) for plane in planes]
+    else:
+        corners = [[plane[triangles[:, c]] for c in range(3)] for plane in planes]  # [k][c]
     a = [corners[k][1] - corners[k][0] for k in range(3)]
     b = [corners[k][2] - corners[k][0] for k in range(3)]
     cross = [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
-    corner_vertex = triangles.T.reshape(-1)  # [3F]: every triangle's first corners, then ...
 
     # Each value three times, once per corner. Measured on a Basel-sized batch of 32: one shape
     # (what jax.vmap sees) wants jnp.tile (jnp.concatenate made the vmapped forward 4x slower,

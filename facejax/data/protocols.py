@@ -305,6 +305,10 @@ def protocol_metadata(
     }
 
 
+# The fewest people a test split's protocols are built for: two folds of two.
+MIN_PROTOCOL_PEOPLE = 4
+
+
 def reduced_protocol_metadata(
     labels,
     keys,
@@ -318,14 +322,21 @@ def reduced_protocol_metadata(
 
     For a test split whose size is known only once it is built (a real dataset, after its bad
     files are skipped): at most one fold per two people, and the pairs per fold halved until
-    every fold has them. The stored ``num_folds`` and ``pairs_per_fold`` are those used.
+    every fold has them. The stored ``num_folds`` and ``pairs_per_fold`` are those used. Never
+    fewer than two folds: the cross-validated accuracy (:func:`facejax.evaluation.
+    kfold_accuracy`) picks each fold's threshold on the others.
 
     Raises:
-      ValueError: not even one pair per fold exists (e.g. one person, or nobody with two
-        examples), or no person has a probe.
+      ValueError: fewer than :data:`MIN_PROTOCOL_PEOPLE` people, not even one pair per fold
+        (e.g. nobody with two examples), or no person has a probe.
     """
     num_people = len(np.unique(_labels(labels)))
-    folds = max(1, min(num_folds, num_people // 2))
+    if num_people < MIN_PROTOCOL_PEOPLE:
+        raise ValueError(
+            f"the split cannot give recognition protocols: {num_people} people, where "
+            f"verification needs {MIN_PROTOCOL_PEOPLE} (two identity-disjoint folds of two)"
+        )
+    folds = max(2, min(num_folds, num_people // 2))
     pairs = pairs_per_fold
     while True:
         try:

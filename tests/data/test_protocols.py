@@ -123,3 +123,26 @@ def test_gallery_probe_split_errors():
         protocols.gallery_probe_split(np.arange(5))
     with pytest.raises(ValueError, match="gallery_per_identity must be >= 1"):
         protocols.gallery_probe_split(_labels(3, 3), gallery_per_identity=0)
+
+
+def test_reduced_protocols_keep_two_folds_for_the_cross_validated_accuracy():
+    from facejax import evaluation
+
+    # 5 people x 3 photos: 2 folds (one per two people), pairs halved until each fold has them.
+    labels = _labels(5, 3)
+    keys = [f"img_{i}.png" for i in range(len(labels))]
+    records = protocols.reduced_protocol_metadata(labels, keys, num_folds=10, pairs_per_fold=300)
+    pairs = records["verification_pairs"]
+    assert pairs["num_folds"] == 2 and pairs["pairs_per_fold"] < 300
+    read = protocols.VerificationPairs.from_records(pairs["pairs"], keys)
+    _check_pairs(read, labels, 2, pairs["pairs_per_fold"])
+    # What the recipes compute on them runs: every fold has a threshold from the other.
+    scores = np.random.default_rng(0).normal(size=len(read))
+    metrics = evaluation.verification_metrics(scores, read.same, read.fold, include_roc=False)
+    assert metrics["num_folds"] == 2 and np.isfinite(metrics["accuracy"])
+
+    # 3 people would give one fold, whose accuracy has no other fold to pick its threshold.
+    labels = _labels(3, 3)
+    keys = [f"img_{i}.png" for i in range(len(labels))]
+    with pytest.raises(ValueError, match=r"3 people, where verification needs 4 \(two"):
+        protocols.reduced_protocol_metadata(labels, keys)

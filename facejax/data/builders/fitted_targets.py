@@ -228,11 +228,12 @@ class FittedTargets(ManualFaceBuilder):
         config = self.builder_config
         root = self._manual_dir(dl_manager)
         people, labels, splits = identity_layout(self.name, root, config, _INSTRUCTIONS)
-        if "test" in splits and len(splits["test"]) < 2:
+        if "test" in splits and len(splits["test"]) < protocols.MIN_PROTOCOL_PEOPLE:
             raise ValueError(
                 f"{self.name}/{config.name}: the test split holds {len(splits['test'])} of "
-                f"{len(people)} people; verification needs at least 2 (a config with a larger "
-                "test_fraction, or all_train)"
+                f"{len(people)} people; verification needs at least "
+                f"{protocols.MIN_PROTOCOL_PEOPLE} (two folds of two people: a config with a "
+                "larger test_fraction, or all_train)"
             )
         fit = config.fit_config()
         self.info.metadata.update(

@@ -312,12 +312,15 @@ def evaluate_split(net, variables, model3d, source, config, mean_identity) -> di
 
 
 def _prepare_data(config):
-    """The tfds builder of the configured clips, built first if it is missing."""
-    return datasets.prepare_builder(
+    """The tfds builder of the configured clips, built first if it is missing, with frames of
+    ``data.image_size``."""
+    builder = datasets.prepare_builder(
         config.data.builder, config.data.config, config.data.data_dir,
         manual_dir=config.data.manual_dir, model=config.model3d,
         image_size=config.data.image_size,
     )  # fmt: skip
+    datasets.check_image_size(builder, config.data.image_size)
+    return builder
 
 
 def _mean_identity(source, model3d) -> np.ndarray:

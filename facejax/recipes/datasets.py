@@ -74,13 +74,33 @@ def prepare_builder(
 
 def prepare_dataset(config):
     """``(builder, metadata)`` of a recipe config's ``data`` (built first if it is missing),
-    for its ``model3d`` and image size (:func:`prepare_builder`)."""
+    for its ``model3d`` and image size (:func:`prepare_builder`), whose images must be of
+    ``data.image_size`` (:func:`check_image_size`)."""
     builder = prepare_builder(
         config.data.builder, config.data.config, config.data.data_dir,
         manual_dir=config.data.manual_dir, model=config.model3d,
         image_size=config.data.image_size,
     )  # fmt: skip
+    check_image_size(builder, config.data.image_size)
     return builder, builder.info.metadata
+
+
+def check_image_size(builder, image_size: int) -> None:
+    """Raises ``ValueError`` unless the dataset's images (``image`` ``[H, W, 3]``, or a clip's
+    ``frames`` ``[T, H, W, 3]``) are ``image_size`` square: the recipes feed them to a network
+    built for ``data.image_size`` as they are, and a network initialised at one size fails
+    on another with an error that names neither."""
+    features = builder.info.features
+    key = "image" if "image" in features else "frames" if "frames" in features else None
+    if key is None:
+        return
+    height, width = features[key].shape[-3:-1]
+    if (height, width) != (image_size, image_size):
+        raise ValueError(
+            f"{builder.name}/{builder.builder_config.name}: its images are {height}x{width} px, "
+            f"the config trains at {image_size} (data.image_size); set data.image_size to "
+            f"{height}, or a data.config whose images are {image_size} px"
+        )
 
 
 def check_model(builder, model: str) -> None:

@@ -279,6 +279,7 @@ def _test_split(config, builder, metadata):
         manual_dir=config.eval.manual_dir, model=config.model3d,
         image_size=config.data.image_size,
     )  # fmt: skip
+    datasets.check_image_size(other, config.data.image_size)
     return other.as_data_source("test"), other.info.metadata
 
 

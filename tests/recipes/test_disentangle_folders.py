@@ -142,3 +142,17 @@ def test_the_synthetic_config_names_are_refused_with_the_known_ones(folders, tmp
         datasets.prepare_builder(
             "facejax_fitted_targets", "tiny", str(tmp_path), manual_dir=str(root), model=MODEL
         )
+
+
+def test_images_of_another_size_than_the_configs_are_refused_by_name(folders, tmp_path):
+    # A dataset at 32 px, a network built for 48: named before any training, not as a missing
+    # parameter of the network's first layer that sees the other size.
+    root, _, _ = folders
+    builder = datasets.prepare_builder(
+        "facejax_fitted_targets", "half_test", str(tmp_path), manual_dir=str(root), model=MODEL,
+        image_size=32,
+    )  # fmt: skip
+    datasets.check_image_size(builder, 32)
+    message = r"half_test_32px_model\w+: its images are 32x32 px, the config trains at 48 \("
+    with pytest.raises(ValueError, match=message):
+        datasets.check_image_size(builder, 48)

@@ -32,6 +32,7 @@ from facejax.data.builders.identity_folders import (
     identity_split_generators,
 )
 from facejax.data.builders.manual_builder import ManualFaceBuilder
+from facejax.data.builders.model_configs import config_for_model
 from facejax.data.manual_files import (
     BadExampleError,
     SkipLog,
@@ -69,6 +70,18 @@ class IdentityClips(ManualFaceBuilder):
         IdentityClipsConfig(name="default", description="<= 32 frames per clip, 112x112."),
     ]
     MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
+
+    @classmethod
+    def config_for(cls, base: str, *, model: str | None = None, image_size: int | None = None):
+        """The config ``base`` cropping to ``image_size`` (the recipe's image side), named
+        ``<base>_<S>px`` when it differs from ``base``'s. ``model`` is ignored: clips hold
+        images and landmarks only, no model's coefficients.
+
+        Raises:
+          ValueError: for an unknown ``base``.
+        """
+        del model
+        return config_for_model(cls.name, cls.BUILDER_CONFIGS, base, image_size=image_size)
 
     def _features(self):
         return features.face_clip_features(self.builder_config.crop_size)

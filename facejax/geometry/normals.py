@@ -70,9 +70,10 @@ def vertex_normals(vertices, triangles) -> jax.Array:
 
     Args:
       vertices: ``[V, 3]``, or ``[..., V, 3]`` shapes sharing the triangles: leading batch dims
-        are taken natively, with the batch inside each gathered and scattered value, which is
-        faster than ``jax.vmap`` of the one-shape call (docs/performance.md: a Basel-sized
-        batch of 32, forward + backward 131 against 210 ms).
+        are taken natively, with the batch inside each gathered and scattered value. Whether
+        that is faster than ``jax.vmap`` of the one-shape call depends on the CPU
+        (docs/performance.md, a Basel-sized batch of 32, forward + backward: 131 against 210
+        ms on one 2-core machine, 119-136 against 106-122 on another).
       triangles: ``[F, 3]`` int vertex indices, counter-clockwise seen from outside.
 
     Returns:

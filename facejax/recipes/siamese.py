@@ -10,9 +10,10 @@ averaged over the batch:
   identity codes of each pair: same person pulled together across poses, different people
   pushed beyond ``loss.margin``. The code (``loss.contrastive_on``) is the identity
   coefficients divided by ``sqrt(Ki)`` (so a Euclidean distance is the RMS coefficient
-  difference, in standard deviations), or the decoded neutral face over the face region with
-  its translation and size removed (a Euclidean distance is then the RMS vertex distance in mm
-  at the mean face's size); ``loss.distance`` is ``"euclidean"`` or ``"cosine"``;
+  difference, in standard deviations), or the decoded neutral face over the region of the
+  shape losses (``loss.shape_region``: the face, or every vertex) with its translation and
+  size removed (a Euclidean distance is then the RMS vertex distance in mm at the mean face's
+  size); ``loss.distance`` is ``"euclidean"`` or ``"cosine"``;
 * ``w_identification``: identification of the training subject from the identity coefficients
   (softmax, or an ArcFace / CosFace margin softmax), on both images;
 * ``w_params``: squared error of the identity and expression coefficients (mean over them);
@@ -81,9 +82,10 @@ def create_network(config, model3d, num_classes: int) -> nn.SiameseFaceModel:
     )
 
 
-def identity_code(outputs: nn.SiameseOutputs, model3d, on: str):
+def identity_code(outputs: nn.SiameseOutputs, model3d, on: str, region: str = "face"):
     """``[B, D]`` the identity code the contrastive loss compares (``on``: see the module
-    docstring; ``"coefficients"`` ``D = Ki``, ``"shape"`` ``D = 3V`` with zeros off the face)."""
+    docstring; ``"coefficients"`` ``D = Ki``, ``"shape"`` ``D = 3V`` with zeros off the
+    ``region``: ``"face"``, the model's face mask, or ``"head"``, every vertex)."""
     if on == "coefficients":
         coeffs = outputs.identity_coeffs
         return coeffs / jnp.sqrt(float(coeffs.shape[-1]))
@@ -91,7 +93,15 @@ def identity_code(outputs: nn.SiameseOutputs, model3d, on: str):
         raise ValueError(
             f"config.loss.contrastive_on must be one of {CONTRASTIVE_CODES}, got {on!r}"
         )
-    weights = face_region_weights(model3d)  # [V]
+    if region == "face":
+        if model3d.face_mask is None:
+            raise ValueError(
+                f"config.loss.contrastive_on='shape' over config.loss.shape_region='face' needs "
+                f"a face mask; '{model3d.name}' has none"
+            )
+        weights = face_region_weights(model3d)  # [V]
+    else:
+        weights = jnp.ones(model3d.num_vertices, jnp.float32)
     count = jnp.sum(weights)
 
     def centred_and_size(points):  # [V, 3] -> face-region points about their centre, RMS radius
@@ -165,7 +175,8 @@ def make_loss_fn(net, model3d, config):
         labels = _both(batch, "label")
         neutral, full = target_shapes(model3d, identity, expression)
         predicted = jnp.concatenate([outputs.identity_coeffs, outputs.expression_coeffs], -1)
-        code_a, code_b = jnp.split(identity_code(outputs, model3d, weights.contrastive_on), 2)
+        code = identity_code(outputs, model3d, weights.contrastive_on, weights.shape_region)
+        code_a, code_b = jnp.split(code, 2)
         same = batch["same"].astype(jnp.float32)
         terms = {
             "contrastive": losses.contrastive_loss(

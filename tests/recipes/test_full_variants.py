@@ -87,6 +87,8 @@ def test_siamese_full_trains_on_300w_lp_and_evaluates_on_aflw2000(tmp_path, caps
     # The variant's documented settings, and small sizes.
     sets = [f"model3d={model_file}", f"data.manual_dir={w300lp}", f"eval.manual_dir={aflw}"]
     sets += [f"data.data_dir={tmp_path / 'datasets'}", "model.encoder=spatial_cnn"]
+    if kind == "face3d":  # the ablation's other code: the shape, over every vertex here
+        sets.append("loss.contrastive_on=shape")
     assert _train("siamese", workdir, [*sets, *SMALL, "model.width=8", "eval.batch_size=8"]) == 0
 
     config = json.loads((workdir / "config.json").read_text())

@@ -46,9 +46,11 @@ def _outputs(model3d, coeffs):
     return _Outputs(coeffs, shapes)
 
 
-def _shape_code_reference(points, model3d):
-    """float64 numpy: face-region points about their centre, at the mean face's RMS size."""
+def _shape_code_reference(points, model3d, region="face"):
+    """float64 numpy: the region's points about their centre, at the mean face's RMS size."""
     face = np.asarray(model3d.face_mask) > 0.5
+    if region == "head":
+        face = np.ones_like(face)
 
     def centred(x):
         x = np.asarray(x, np.float64)[face]
@@ -89,8 +91,17 @@ def test_identity_codes_and_the_contrastive_term_on_hand_made_pairs(model3d):
     reference = [_shape_code_reference(s, model3d) for s in np.asarray(shapes)]
     rms = np.sqrt(np.mean(np.sum((reference[0] - reference[2]) ** 2, -1)))
     np.testing.assert_allclose(np.linalg.norm(code[0] - code[2]), rms, rtol=1e-4)
+    # Over every vertex (loss.shape_region="head", what a model without a face mask uses).
+    code = siamese.identity_code(_Outputs(None, shapes), model3d, "shape", "head")
+    np.testing.assert_allclose(code[1], code[0], rtol=1e-4, atol=1e-5)
+    reference = [_shape_code_reference(s, model3d, "head") for s in np.asarray(shapes)]
+    rms = np.sqrt(np.mean(np.sum((reference[0] - reference[2]) ** 2, -1)))
+    np.testing.assert_allclose(np.linalg.norm(code[0] - code[2]), rms, rtol=1e-4)
     with pytest.raises(ValueError, match="contrastive_on"):
         siamese.identity_code(outputs, model3d, "latent")
+    maskless = model3d.replace(face_mask=None)
+    with pytest.raises(ValueError, match="shape_region='face' needs a face mask"):
+        siamese.identity_code(_Outputs(None, shapes), maskless, "shape", "face")
 
 
 def test_shape_code_gradients(model3d, x64):

@@ -33,7 +33,6 @@ import tempfile
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from facejax import morphable
 
@@ -62,24 +61,9 @@ def image_formation(batch: int, native: bool):
 
 def raster_per_pixel(batch: int):
     """``(loss gradient fn, args)``: raster_backward_parts.py's per-pixel pass."""
-    from raster_backward_parts import SIZE, WINDOW, part_functions
-    from render_speed import grid_mesh
+    from raster_backward_parts import batch_parts
 
-    from facejax.render import rasterize
-
-    mesh_vertices, mesh_triangles = grid_mesh(189, 189, SIZE)
-    rng = np.random.default_rng(0)
-    colours = rng.uniform(size=(len(mesh_vertices), 3)).astype(np.float32)
-    target = jnp.asarray(rng.uniform(size=(SIZE, SIZE, 3)).astype(np.float32))
-    vertices = jnp.asarray(np.broadcast_to(mesh_vertices, (batch,) + mesh_vertices.shape).copy())
-    colours = jnp.asarray(np.broadcast_to(colours, (batch,) + colours.shape).copy())
-    triangles = jnp.asarray(mesh_triangles)
-    triangle_id = jax.jit(lambda v: rasterize(v, triangles, SIZE, SIZE, window=WINDOW).triangle_id)(
-        vertices
-    )
-    loss, argnums, args = part_functions(vertices, colours, triangles, target, triangle_id)[
-        "per_pixel"
-    ]
+    loss, argnums, args = batch_parts(batch)["per_pixel"]
     return jax.grad(loss, argnums=argnums), args
 
 

@@ -79,7 +79,9 @@ def part_functions(vertices, colours, triangles, target, triangle_id):
     }
 
 
-def measure(batch: int, repeats: int) -> dict:
+def batch_parts(batch: int) -> dict:
+    """:func:`part_functions` of ``batch`` copies of the grid face, random colours and target,
+    and the visibility computed once."""
     mesh_vertices, mesh_triangles = grid_mesh(189, 189, SIZE)
     rng = np.random.default_rng(0)
     colours = rng.uniform(size=(len(mesh_vertices), 3)).astype(np.float32)
@@ -90,10 +92,12 @@ def measure(batch: int, repeats: int) -> dict:
     triangle_id = jax.jit(lambda v: rasterize(v, triangles, SIZE, SIZE, window=WINDOW).triangle_id)(
         vertices
     )
+    return part_functions(vertices, colours, triangles, target, triangle_id)
+
+
+def measure(batch: int, repeats: int) -> dict:
     result = {"batch": batch, "repeats": repeats}
-    for name, (loss, argnums, args) in part_functions(
-        vertices, colours, triangles, target, triangle_id
-    ).items():
+    for name, (loss, argnums, args) in batch_parts(batch).items():
         for direction, fn in (
             ("forward", jax.jit(loss)),
             ("forward_backward", jax.jit(jax.grad(loss, argnums=argnums))),

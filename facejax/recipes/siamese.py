@@ -94,12 +94,7 @@ def identity_code(outputs: nn.SiameseOutputs, model3d, on: str, region: str = "f
             f"config.loss.contrastive_on must be one of {CONTRASTIVE_CODES}, got {on!r}"
         )
     if region == "face":
-        if model3d.face_mask is None:
-            raise ValueError(
-                f"config.loss.contrastive_on='shape' over config.loss.shape_region='face' needs "
-                f"a face mask; '{model3d.name}' has none"
-            )
-        weights = face_region_weights(model3d)  # [V]
+        weights = face_region_weights(model3d)  # [V]; raises for a model without a face mask
     else:
         weights = jnp.ones(model3d.num_vertices, jnp.float32)
     count = jnp.sum(weights)

@@ -100,7 +100,7 @@ def test_identity_codes_and_the_contrastive_term_on_hand_made_pairs(model3d):
     with pytest.raises(ValueError, match="contrastive_on"):
         siamese.identity_code(outputs, model3d, "latent")
     maskless = model3d.replace(face_mask=None)
-    with pytest.raises(ValueError, match="shape_region='face' needs a face mask"):
+    with pytest.raises(ValueError, match="the face region needs a face mask"):
         siamese.identity_code(_Outputs(None, shapes), maskless, "shape", "face")
 
 

@@ -313,14 +313,8 @@ def evaluate_split(net, variables, model3d, source, config, mean_identity) -> di
 
 def _prepare_data(config):
     """The tfds builder of the configured clips, built first if it is missing, with frames of
-    ``data.image_size``."""
-    builder = datasets.prepare_builder(
-        config.data.builder, config.data.config, config.data.data_dir,
-        manual_dir=config.data.manual_dir, model=config.model3d,
-        image_size=config.data.image_size,
-    )  # fmt: skip
-    datasets.check_image_size(builder, config.data.image_size)
-    return builder
+    ``data.image_size`` (:func:`facejax.recipes.datasets.prepare_dataset`)."""
+    return datasets.prepare_dataset(config)[0]
 
 
 def _mean_identity(source, model3d) -> np.ndarray:

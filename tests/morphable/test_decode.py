@@ -128,6 +128,22 @@ def test_shape_units_of_standard_deviation(x64):
     )
 
 
+def test_linear_offset_against_reference_with_gradients_and_vmap(x64):
+    """The basis product (a [3V, K] matrix product inside) against the float64 formula, its
+    gradients numerically, and under jax.vmap against a loop."""
+    rng = np.random.default_rng(7)
+    basis = jnp.asarray(rng.normal(size=(6, 3, KI)))
+    std = jnp.asarray(np.linspace(3.0, 1.0, KI))
+    coeffs = jnp.asarray(rng.normal(size=(4, KI)))
+    expected = np.einsum("vck,bk->bvc", np.asarray(basis), np.asarray(coeffs) * np.asarray(std)[None])
+    mapped = jax.vmap(morphable.linear_offset, in_axes=(None, None, 0))(basis, std, coeffs)
+    np.testing.assert_allclose(mapped, expected, rtol=0, atol=ATOL_F64)
+    for i in range(len(coeffs)):
+        single = morphable.linear_offset(basis, std, coeffs[i])
+        np.testing.assert_allclose(single, expected[i], rtol=0, atol=ATOL_F64)
+    check_grads(morphable.linear_offset, (basis, std, coeffs[0]), order=2, modes=["fwd", "rev"])
+
+
 def test_vmap_equals_loop():
     model = _octahedron_model()
     keys = jax.random.split(jax.random.key(3), 4)

@@ -174,8 +174,8 @@ def decode_batch(model: MorphableModel, params: FaceParams) -> Face:
     The same as ``jax.vmap(decode, in_axes=(None, 0))(model, params)``, but the vertex normals
     of the whole batch are computed in one call with the batch inside each gathered value
     (``geometry.vertex_normals``). Whether the whole decode is faster depends on the CPU: for a
-    Basel-sized batch of 32, forward + backward 247-266 against 345-352 ms on one 2-core
-    machine, 289-292 against 267-282 on another (docs/performance.md); time both on yours.
+    Basel-sized batch of 32 it was faster forward + backward on one 2-core machine and slower
+    on another (docs/performance.md); time both on yours.
     Every field of the result has the leading ``[B]``.
     """
     vertices = jax.vmap(_canonical_vertices, in_axes=(None, 0))(model, params)

@@ -18,9 +18,20 @@ of the repeats after a warm-up call (the median beside it). On a CPU the backwar
 per-pixel pass costs more per image in a large batch while its forward does not: this shows by
 how much, and in which half (docs/performance.md, *Where the backward at batch 32 goes*).
 
+With ``--arrangements`` it also times the whole per-pixel pass arranged two other ways over the
+same batch (ms per image, both directions):
+
+- ``per_pixel_vmap``: ``jax.vmap`` of the one-image loss, what ``jax.vmap`` of a one-image render
+  pays (its gathers index each image's vertices with a batch index and a vertex index, where the
+  native batch gathers from all the images' vertices laid end to end);
+- ``per_pixel_image_by_image``: a ``jax.lax.map`` over the images, each image's loss *and its
+  gradient* computed inside the loop: what the batch's backward would cost at one image's
+  efficiency, the most a per-image backward could gain.
+
 Run:
   python benchmarks/raster_backward_parts.py                  # batches 1, 4 and 32
   python benchmarks/raster_backward_parts.py --batches 1 8 --repeats 5
+  python benchmarks/raster_backward_parts.py --batches 32 --arrangements
 """
 
 from __future__ import annotations
@@ -79,9 +90,36 @@ def part_functions(vertices, colours, triangles, target, triangle_id):
     }
 
 
-def batch_parts(batch: int) -> dict:
-    """:func:`part_functions` of ``batch`` copies of the grid face, random colours and target,
-    and the visibility computed once."""
+def arrangement_functions(vertices, colours, triangles, target, triangle_id):
+    """``{name: (forward fn, forward + backward fn, args)}`` of the per-pixel loss of
+    :func:`part_functions` arranged over the batch by ``jax.vmap`` and by ``jax.lax.map``."""
+
+    def one_image_loss(v, c, t):  # one image: v [V, 3], c [V, 3], t [H, W]
+        barycentric, depth, mask = _interpolate_geometry(
+            v[None], triangles, t[None], perspective_correct=True
+        )
+        fragments = Fragments(t[None], barycentric, depth, mask, jnp.zeros((1,), jnp.int32))
+        return jnp.sum((interpolate(fragments, triangles, c[None]) - target) ** 2)
+
+    gradient = jax.grad(one_image_loss, argnums=(0, 1))
+    args = (vertices, colours, triangle_id)
+    return {
+        "per_pixel_vmap": (
+            lambda *a: jnp.sum(jax.vmap(one_image_loss)(*a)),
+            jax.vmap(gradient),
+            args,
+        ),
+        "per_pixel_image_by_image": (
+            lambda *a: jnp.sum(jax.lax.map(lambda x: one_image_loss(*x), a)),
+            lambda *a: jax.lax.map(lambda x: gradient(*x), a),
+            args,
+        ),
+    }
+
+
+def _grid_batch(batch: int) -> tuple:
+    """``batch`` copies of the grid face, random colours and target, and the visibility computed
+    once: the arguments of :func:`part_functions`."""
     mesh_vertices, mesh_triangles = grid_mesh(189, 189, SIZE)
     rng = np.random.default_rng(0)
     colours = rng.uniform(size=(len(mesh_vertices), 3)).astype(np.float32)
@@ -92,15 +130,27 @@ def batch_parts(batch: int) -> dict:
     triangle_id = jax.jit(lambda v: rasterize(v, triangles, SIZE, SIZE, window=WINDOW).triangle_id)(
         vertices
     )
-    return part_functions(vertices, colours, triangles, target, triangle_id)
+    return vertices, colours, triangles, target, triangle_id
 
 
-def measure(batch: int, repeats: int) -> dict:
+def batch_parts(batch: int) -> dict:
+    """:func:`part_functions` of ``batch`` copies of the grid face (:func:`_grid_batch`)."""
+    return part_functions(*_grid_batch(batch))
+
+
+def measure(batch: int, repeats: int, arrangements: bool = False) -> dict:
     result = {"batch": batch, "repeats": repeats}
-    for name, (loss, argnums, args) in batch_parts(batch).items():
+    inputs = _grid_batch(batch)
+    timed = {
+        name: (loss, jax.grad(loss, argnums=argnums), args)
+        for name, (loss, argnums, args) in part_functions(*inputs).items()
+    }
+    if arrangements:
+        timed.update(arrangement_functions(*inputs))
+    for name, (forward, forward_backward, args) in timed.items():
         for direction, fn in (
-            ("forward", jax.jit(loss)),
-            ("forward_backward", jax.jit(jax.grad(loss, argnums=argnums))),
+            ("forward", jax.jit(forward)),
+            ("forward_backward", jax.jit(forward_backward)),
         ):
             median, fastest = median_and_min(lambda fn=fn, args=args: fn(*args), repeats)
             result[f"{name}_{direction}_ms"] = round(1e3 * fastest / batch, 3)
@@ -112,12 +162,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 32])
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument(
+        "--arrangements",
+        action="store_true",
+        help="also the per-pixel pass under jax.vmap and image by image (jax.lax.map)",
+    )
     args = parser.parse_args()
     if min(args.batches) < 1 or args.repeats < 1:
         parser.error(f"--batches and --repeats must be positive: {args.batches}, {args.repeats}")
     results = []
     for batch in args.batches:
-        results.append(measure(batch, args.repeats))
+        results.append(measure(batch, args.repeats, args.arrangements))
         print(json.dumps(results[-1]), flush=True)
     print(json.dumps({"machine": machine(), "results": results}))
 

@@ -111,12 +111,17 @@ def vertex_normals(vertices, triangles) -> jax.Array:
     b = [corners[k][2] - corners[k][0] for k in range(3)]
     cross = [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
 
-    # Each value three times, once per corner. Measured on a Basel-sized batch of 32: one shape
-    # (what jax.vmap sees) wants jnp.tile (jnp.concatenate made the vmapped forward 4x slower,
-    # 188 against 47 ms); a native batch wants jnp.concatenate (tile's transpose made its
-    # forward + backward 1.3x slower, 321-329 against 253-255 ms for the whole decode).
+    # Each value three times, once per corner. Measured on a Basel-sized mesh: a native batch
+    # wants jnp.concatenate (tile's transpose made its forward + backward 1.3x slower, 321-329
+    # against 253-255 ms for the whole decode of 32). One shape (also what jax.vmap sees) wants
+    # an outer product with ones: jnp.concatenate made the vmapped forward 4x slower (188
+    # against 47 ms), and jnp.tile's transpose, a sum over the copies, ran as a slow reduction
+    # (one face's normals forward + backward 4.8 ms against 3.2; vmapped over 32, 95-102 against
+    # 91-94); the outer product's transpose is a matrix-vector product (docs/performance.md).
     def three_times(n):
-        return jnp.tile(n, 3) if n.ndim == 1 else jnp.concatenate([n, n, n])
+        if n.ndim == 1:
+            return jnp.einsum("c,f->cf", jnp.ones(3, n.dtype), n).reshape(-1)
+        return jnp.concatenate([n, n, n])
 
     summed = [
         jax.ops.segment_sum(three_times(n), corner_vertex, num_segments=num_vertices) for n in cross

@@ -135,7 +135,9 @@ def test_linear_offset_against_reference_with_gradients_and_vmap(x64):
     basis = jnp.asarray(rng.normal(size=(6, 3, KI)))
     std = jnp.asarray(np.linspace(3.0, 1.0, KI))
     coeffs = jnp.asarray(rng.normal(size=(4, KI)))
-    expected = np.einsum("vck,bk->bvc", np.asarray(basis), np.asarray(coeffs) * np.asarray(std)[None])
+    expected = np.einsum(
+        "vck,bk->bvc", np.asarray(basis), np.asarray(coeffs) * np.asarray(std)[None]
+    )
     mapped = jax.vmap(morphable.linear_offset, in_axes=(None, None, 0))(basis, std, coeffs)
     np.testing.assert_allclose(mapped, expected, rtol=0, atol=ATOL_F64)
     for i in range(len(coeffs)):

@@ -29,7 +29,7 @@ def linear_offset(basis, std, coeffs):
     # jax.vmap, XLA's CPU dot of the three-axis basis gave a [V, 3, B] product transposed
     # inside its consumers and a coefficient gradient contracting two axes; as a matrix both
     # are plain matrix products (image formation forward + backward, 35,709 vertices x 32:
-    # 244-254 -> 173-181 ms).
+    # 240-247 -> 186-190 ms on the Intel VM, docs/performance.md).
     num_vertices, num_coords, num_coeffs = basis.shape
     flat = basis.reshape(num_vertices * num_coords, num_coeffs) @ (coeffs * std)
     return flat.reshape(num_vertices, num_coords)

@@ -56,21 +56,28 @@ SIZE = 224
 WINDOW = 2
 
 
+def _blend_loss(barycentric, depth, mask, colours, triangle_id, triangles, target):
+    """The L2 image loss of the colours blended over fixed barycentrics (images ``[N, ...]``)."""
+    no_overflow = jnp.zeros(triangle_id.shape[:1], jnp.int32)
+    fragments = Fragments(triangle_id, barycentric, depth, mask, no_overflow)
+    return jnp.sum((interpolate(fragments, triangles, colours) - target) ** 2)
+
+
+def _per_pixel_loss(vertices, colours, triangle_id, triangles, target):
+    """The per-pixel pass and its loss, visibility (``triangle_id [N, H, W]``) fixed."""
+    geometry = _interpolate_geometry(vertices, triangles, triangle_id, perspective_correct=True)
+    return _blend_loss(*geometry, colours, triangle_id, triangles, target)
+
+
 def part_functions(vertices, colours, triangles, target, triangle_id):
     """``{name: (loss, argnums, args)}`` of each part: its scalar loss, the arguments its
     gradient is taken with respect to, and its inputs."""
-    batch = vertices.shape[0]
-    no_overflow = jnp.zeros((batch,), jnp.int32)
 
     def geometry(v):
         return _interpolate_geometry(v, triangles, triangle_id, perspective_correct=True)
 
-    def blend_loss(barycentric, depth, mask, c):
-        fragments = Fragments(triangle_id, barycentric, depth, mask, no_overflow)
-        return jnp.sum((interpolate(fragments, triangles, c) - target) ** 2)
-
     def per_pixel_loss(v, c):
-        return blend_loss(*geometry(v), c)
+        return _per_pixel_loss(v, c, triangle_id, triangles, target)
 
     barycentric, depth, mask = jax.jit(geometry)(vertices)
     weights = jnp.asarray(
@@ -81,7 +88,7 @@ def part_functions(vertices, colours, triangles, target, triangle_id):
         return jnp.sum(geometry(v)[0] * weights)
 
     def blend_only(b, c):
-        return blend_loss(b, depth, mask, c)
+        return _blend_loss(b, depth, mask, c, triangle_id, triangles, target)
 
     return {
         "per_pixel": (per_pixel_loss, (0, 1), (vertices, colours)),
@@ -95,11 +102,7 @@ def arrangement_functions(vertices, colours, triangles, target, triangle_id):
     :func:`part_functions` arranged over the batch by ``jax.vmap`` and by ``jax.lax.map``."""
 
     def one_image_loss(v, c, t):  # one image: v [V, 3], c [V, 3], t [H, W]
-        barycentric, depth, mask = _interpolate_geometry(
-            v[None], triangles, t[None], perspective_correct=True
-        )
-        fragments = Fragments(t[None], barycentric, depth, mask, jnp.zeros((1,), jnp.int32))
-        return jnp.sum((interpolate(fragments, triangles, c[None]) - target) ** 2)
+        return _per_pixel_loss(v[None], c[None], t[None], triangles, target)
 
     gradient = jax.grad(one_image_loss, argnums=(0, 1))
     args = (vertices, colours, triangle_id)

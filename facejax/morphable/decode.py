@@ -30,8 +30,13 @@ def linear_offset(basis, std, coeffs):
     # inside its consumers and a coefficient gradient contracting two axes; as a matrix both
     # are plain matrix products (image formation forward + backward, 35,709 vertices x 32:
     # 240-247 -> 186-190 ms on the Intel VM, docs/performance.md).
-    num_vertices, num_coords, num_coeffs = basis.shape
-    flat = basis.reshape(num_vertices * num_coords, num_coeffs) @ (coeffs * std)
+    if jnp.ndim(basis) != 3 or jnp.shape(coeffs) != jnp.shape(basis)[-1:]:
+        raise ValueError(
+            f"linear_offset: basis must be [V, 3, K] and coeffs [K] (one face; batch several "
+            f"with jax.vmap); got basis {jnp.shape(basis)}, coeffs {jnp.shape(coeffs)}"
+        )
+    num_vertices, num_coords, num_coeffs = jnp.shape(basis)
+    flat = jnp.reshape(basis, (num_vertices * num_coords, num_coeffs)) @ (coeffs * std)
     return flat.reshape(num_vertices, num_coords)
 
 

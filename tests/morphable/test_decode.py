@@ -146,6 +146,14 @@ def test_linear_offset_against_reference_with_gradients_and_vmap(x64):
     check_grads(morphable.linear_offset, (basis, std, coeffs[0]), order=2, modes=["fwd", "rev"])
 
 
+@pytest.mark.parametrize(
+    "basis_shape, coeffs_shape", [((6, 3), (5,)), ((6, 3, 4), (5,)), ((6, 3, 5), (2, 5))]
+)
+def test_linear_offset_names_the_shapes_it_cannot_multiply(basis_shape, coeffs_shape):
+    with pytest.raises(ValueError, match=r"basis must be \[V, 3, K\] and coeffs \[K\]"):
+        morphable.linear_offset(jnp.ones(basis_shape), jnp.ones(5), jnp.ones(coeffs_shape))
+
+
 def test_vmap_equals_loop():
     model = _octahedron_model()
     keys = jax.random.split(jax.random.key(3), 4)

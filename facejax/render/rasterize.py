@@ -470,15 +470,18 @@ def _interpolate_geometry(screen_vertices, triangles, triangle_id, *, perspectiv
     ]
     # Safe denominators on background pixels keep NaNs out of the gradients of masked values.
     total = jnp.where(covered, weights[0] + weights[1] + weights[2], 1.0)
-    screen_bary = [w / total for w in weights]
     if perspective_correct:
-        scaled = [b / jnp.where(covered, d, 1.0) for b, d in zip(screen_bary, z, strict=True)]
-        inverse_depth = jnp.where(covered, scaled[0] + scaled[1] + scaled[2], 1.0)
-        barycentric = [s / inverse_depth for s in scaled]
-        depth = 1.0 / inverse_depth
+        # The screen barycentrics' normalisation (weights / total) cancels in the perspective
+        # ones, (w_k / z_k) / sum_j (w_j / z_j): leaving it out saves three divisions a pixel
+        # forward and their gradients backward (docs/performance.md, issue 16). The depth,
+        # 1 / sum_j (w_j / total / z_j), is total / sum_j (w_j / z_j).
+        scaled = [w / jnp.where(covered, d, 1.0) for w, d in zip(weights, z, strict=True)]
+        inverse_sum = 1.0 / jnp.where(covered, scaled[0] + scaled[1] + scaled[2], 1.0)
+        barycentric = [s * inverse_sum for s in scaled]
+        depth = total * inverse_sum
     else:
-        barycentric = screen_bary
-        depth = sum(b * d for b, d in zip(screen_bary, z, strict=True))
+        barycentric = [w / total for w in weights]
+        depth = sum(b * d for b, d in zip(barycentric, z, strict=True))
     barycentric = jnp.where(covered[..., None], jnp.stack(barycentric, axis=-1), 0.0)
     depth = jnp.where(covered, depth, jnp.inf)
     maps = (barycentric, depth, covered.astype(dtype))

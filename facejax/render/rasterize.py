@@ -464,10 +464,13 @@ def _interpolate_geometry(screen_vertices, triangles, triangle_id, *, perspectiv
     x, y, z = ([p[vertex_ids[..., k]] for k in range(3)] for p in planes)
     px = (jnp.arange(width, dtype=dtype) + 0.5)[None, :]
     py = jnp.tile(jnp.arange(height, dtype=dtype) + 0.5, batch)[:, None]
-    weights = [
-        (x[j] - x[i]) * (py - y[i]) - (y[j] - y[i]) * (px - x[i])
-        for i, j in zip(_EDGE_START, _EDGE_END, strict=True)
-    ]
+    # Corner k seen from the pixel centre: (u_k, v_k). The edge function of the edge (i, j)
+    # opposite a corner, (x_j - x_i)(py - y_i) - (y_j - y_i)(px - x_i), is the cross product
+    # u_i v_j - u_j v_i: 15 operations a pixel for the three instead of 21, and a shorter
+    # gradient.
+    u = [px - corner_x for corner_x in x]
+    v = [py - corner_y for corner_y in y]
+    weights = [u[i] * v[j] - u[j] * v[i] for i, j in zip(_EDGE_START, _EDGE_END, strict=True)]
     # Safe denominators on background pixels keep NaNs out of the gradients of masked values.
     total = jnp.where(covered, weights[0] + weights[1] + weights[2], 1.0)
     if perspective_correct:

@@ -11,12 +11,17 @@ fusion can be traced to the line that made it. Targets:
   ``jax.vmap(morphable.decode)`` over the batch;
 * ``image_formation_batch``: the same with ``morphable.decode_batch``;
 * ``raster_per_pixel``: the rasterizer's per-pixel pass of benchmarks/raster_backward_parts.py
-  (visibility held fixed), 224 x 224, the 35,721-vertex grid face.
+  (visibility held fixed), 224 x 224, the 35,721-vertex grid face;
+* ``raster_geometry``, ``raster_blend``: its two halves alone (the same script's parts).
 
-Op time is summed over XLA's threads, so on 2 cores it can exceed the wall time. Prints JSON.
+Op time is summed over XLA's threads, so on 2 cores it can exceed the wall time. With
+``--timeline`` it also lists the last profiled call's instructions in the order they started,
+each with its thread, start and duration, and the call's wall time: which instructions ran side
+by side on the cores and which ran alone. Prints JSON.
 
     python benchmarks/op_profile.py --target image_formation --batch 32 --top 25
     python benchmarks/op_profile.py --target raster_per_pixel --batch 32
+    python benchmarks/op_profile.py --target raster_blend --batch 32 --timeline
 """
 
 from __future__ import annotations
@@ -40,7 +45,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from morphable_speed import deep3d_sized_model  # noqa: E402
 from timing import machine  # noqa: E402
 
-TARGETS = ("image_formation", "image_formation_batch", "raster_per_pixel")
+TARGETS = (
+    "image_formation",
+    "image_formation_batch",
+    "raster_per_pixel",
+    "raster_geometry",
+    "raster_blend",
+)
 # An instruction line of HLO text: its name, its shape, and the op name in its metadata.
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\S+) [^\n]*?op_name=\"([^\"]+)\"", re.M)
 
@@ -59,11 +70,12 @@ def image_formation(batch: int, native: bool):
     return jax.value_and_grad(loss), (params, model)
 
 
-def raster_per_pixel(batch: int):
-    """``(loss gradient fn, args)``: raster_backward_parts.py's per-pixel pass."""
+def raster_part(batch: int, part: str):
+    """``(loss gradient fn, args)``: raster_backward_parts.py's ``part`` (``per_pixel``,
+    ``geometry`` or ``blend``)."""
     from raster_backward_parts import batch_parts
 
-    loss, argnums, args = batch_parts(batch)["per_pixel"]
+    loss, argnums, args = batch_parts(batch)[part]
     return jax.grad(loss, argnums=argnums), args
 
 
@@ -72,18 +84,50 @@ def instructions(hlo_text: str) -> dict[str, tuple[str, str]]:
     return {m.group(1): (m.group(2), m.group(3)) for m in _INSTRUCTION.finditer(hlo_text)}
 
 
-def op_times_ms(trace_dir: str, names, calls: int) -> dict[str, float]:
-    """Mean ms per call of each instruction in ``names`` that the trace in ``trace_dir`` ran."""
+def _executed(trace_dir: str, names) -> list[dict]:
+    """The trace's events of the instructions in ``names``, in the order they started."""
     paths = glob.glob(os.path.join(trace_dir, "**", "*.trace.json.gz"), recursive=True)
     if not paths:
         raise RuntimeError(f"jax.profiler wrote no *.trace.json.gz under {trace_dir}")
     with gzip.open(paths[0]) as f:
         events = json.load(f)["traceEvents"]
+    executed = [e for e in events if e.get("ph") == "X" and e.get("name") in names]
+    return sorted(executed, key=lambda e: e["ts"])
+
+
+def op_times_ms(events, calls: int) -> dict[str, float]:
+    """Mean ms per call of each instruction among the trace ``events``."""
     total = collections.Counter()
     for event in events:
-        if event.get("ph") == "X" and event.get("name") in names:
-            total[event["name"]] += event.get("dur", 0.0) / 1e3 / calls
+        total[event["name"]] += event.get("dur", 0.0) / 1e3 / calls
     return total
+
+
+def timeline(events, names, calls: int) -> dict:
+    """The last of ``calls`` calls: its wall time, each thread's busy time and its instructions
+    in the order they started. Every call runs the same instructions, so the last call is the
+    last ``len(events) / calls`` of them."""
+    last = events[-(len(events) // calls) :]
+    start = last[0]["ts"]
+    threads = {tid: k for k, tid in enumerate(dict.fromkeys(e["tid"] for e in last))}
+    busy = collections.Counter()
+    for e in last:
+        busy[threads[e["tid"]]] += e.get("dur", 0.0) / 1e3
+    return {
+        "wall_ms": round((max(e["ts"] + e.get("dur", 0.0) for e in last) - start) / 1e3, 2),
+        "busy_ms_by_thread": {k: round(v, 2) for k, v in sorted(busy.items())},
+        "instructions": [
+            {
+                "start_ms": round((e["ts"] - start) / 1e3, 2),
+                "ms": round(e.get("dur", 0.0) / 1e3, 2),
+                "thread": threads[e["tid"]],
+                "instruction": e["name"],
+                "shape": names[e["name"]][0],
+                "op": names[e["name"]][1],
+            }
+            for e in last
+        ],
+    }
 
 
 def main() -> None:
@@ -92,14 +136,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--calls", type=int, default=5, help="profiled calls, after 3 warm-ups")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--timeline", action="store_true", help="also list the last call's instructions in order"
+    )
     args = parser.parse_args()
     if args.batch < 1 or args.calls < 1 or args.top < 1:
         parser.error(
             f"--batch, --calls and --top must be positive: {args.batch}, {args.calls}, {args.top}"
         )
 
-    if args.target == "raster_per_pixel":
-        fn, fn_args = raster_per_pixel(args.batch)
+    if args.target.startswith("raster_"):
+        fn, fn_args = raster_part(args.batch, args.target.removeprefix("raster_"))
     else:
         fn, fn_args = image_formation(args.batch, native=args.target == "image_formation_batch")
     compiled = jax.jit(fn).lower(*fn_args).compile()
@@ -110,24 +157,23 @@ def main() -> None:
         with jax.profiler.trace(trace_dir):
             for _ in range(args.calls):
                 jax.block_until_ready(compiled(*fn_args))
-        times = op_times_ms(trace_dir, names, args.calls)
+        events = _executed(trace_dir, names)
+    times = op_times_ms(events, args.calls)
     top = [
         {"instruction": name, "ms": round(ms, 2), "shape": names[name][0], "op": names[name][1]}
         for name, ms in times.most_common(args.top)
     ]
-    print(
-        json.dumps(
-            {
-                "target": args.target,
-                "batch": args.batch,
-                "calls": args.calls,
-                "op_ms_per_call": round(sum(times.values()), 1),
-                "top": top,
-                "machine": machine(),
-            },
-            indent=1,
-        )
-    )
+    result = {
+        "target": args.target,
+        "batch": args.batch,
+        "calls": args.calls,
+        "op_ms_per_call": round(sum(times.values()), 1),
+        "top": top,
+        "machine": machine(),
+    }
+    if args.timeline:
+        result["timeline"] = timeline(events, names, args.calls)
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

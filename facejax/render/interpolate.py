@@ -7,6 +7,11 @@ import jax.numpy as jnp
 
 from facejax.render.rasterize import Fragments
 
+# Up to this many attribute channels (colours, normals, UVs) the backward sums over them as
+# written-out adds; XLA on CPU runs a reduction over such a tiny trailing axis 4-11x slower
+# (benchmarks/xla_cpu_small_axis.py).
+_WRITTEN_OUT_CHANNELS = 4
+
 
 def interpolate(fragments: Fragments, triangles: jax.Array, attributes: jax.Array) -> jax.Array:
     """Interpolates per-vertex attributes over the visible triangles.
@@ -77,15 +82,20 @@ def _blend_jvp(primals, tangents):
         d_rows = d_attributes[vertex_ids]  # [R, W, 3, C]
         terms.append(jnp.sum(barycentric[..., None] * d_rows, axis=-2))
     if not _is_zero(d_barycentric):
-        # Channel by channel, so the transpose sums over the channels as written-out adds, not
-        # as a reduction over a trailing axis of 3; jax.lax.split's transpose is one
-        # concatenate where slicing's is a pad per slice.
-        rows = [attributes[vertex_ids[..., k]] for k in range(3)]
+        # jax.lax.split's transpose is one concatenate, where slicing's is a pad per slice.
         planes = [p[..., 0] for p in jax.lax.split(d_barycentric, (1, 1, 1), axis=-1)]
-        channels = [
-            sum(planes[k] * rows[k][..., c] for k in range(3)) for c in range(rows[0].shape[-1])
-        ]
-        terms.append(jnp.stack(channels, axis=-1))
+        rows = [attributes[vertex_ids[..., k]] for k in range(3)]
+        num_channels = attributes.shape[-1]
+        if num_channels <= _WRITTEN_OUT_CHANNELS:
+            # Channel by channel, so the transpose sums over the few channels as written-out
+            # adds, not as a reduction over a tiny trailing axis.
+            channels = [
+                sum(p * r[..., c] for p, r in zip(planes, rows, strict=True))
+                for c in range(num_channels)
+            ]
+            terms.append(jnp.stack(channels, axis=-1))
+        else:  # many channels (features): a reduction over them is no longer slow
+            terms.append(sum(p[..., None] * r for p, r in zip(planes, rows, strict=True)))
     if not terms:
         return out, jnp.zeros_like(out)
     tangent = sum(terms)

@@ -3,7 +3,8 @@
 ``interpolate`` blends with a custom JVP (its transpose is a cheaper backward on a CPU, issue
 16). These tests hold it to the plain formula: its derivatives, forward and reverse, first and
 second order, must be those of ``sum_k b_k * attributes[corner_k]`` masked to the covered pixels,
-in float64, for shared and per-image attributes, any number of channels, under ``jax.vmap``.
+in float64, for shared and per-image attributes, few channels (summed written out) and many (a
+reduction), under ``jax.vmap``.
 """
 
 import jax
@@ -66,7 +67,14 @@ def _loss(blend, fragments, weights):
 
 @pytest.mark.parametrize(
     "batch_shape, per_image, channels",
-    [((), False, 3), ((2,), False, 3), ((2,), True, 3), ((2,), True, 2), ((), False, 4)],
+    [
+        ((), False, 3),
+        ((2,), False, 3),
+        ((2,), True, 3),
+        ((2,), True, 2),
+        ((), False, 4),
+        ((2,), True, 9),
+    ],
 )
 def test_derivatives_are_those_of_the_plain_formula(x64, batch_shape, per_image, channels):
     fragments = _fragments(0, batch_shape)

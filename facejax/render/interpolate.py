@@ -66,15 +66,25 @@ def _blend(covered, barycentric, attributes, vertex_ids):
     the same sums written out), and added the three corners' scatter-adds in a separate pass.
     Forward and reverse mode, ``jax.vmap`` and higher orders all go through the same rule.
     """
+    return _weighted(covered, barycentric, _corner_rows(attributes, vertex_ids))
+
+
+def _corner_rows(attributes, vertex_ids):
+    """The three corners' rows of ``attributes``: three ``[R, W, C]`` arrays."""
+    return [attributes[vertex_ids[..., k]] for k in range(3)]
+
+
+def _weighted(covered, barycentric, rows):
     # Three terms, not a sum over a trailing axis of 3, which XLA on CPU does slowly.
-    blended = sum(barycentric[..., k, None] * attributes[vertex_ids[..., k]] for k in range(3))
+    blended = sum(barycentric[..., k, None] * r for k, r in enumerate(rows))
     return jnp.where(covered[..., None], blended, jnp.zeros_like(blended))
 
 
 def _blend_jvp(primals, tangents):
     covered, barycentric, attributes, vertex_ids = primals
     _, d_barycentric, d_attributes, _ = tangents
-    out = _blend(covered, barycentric, attributes, vertex_ids)
+    rows = _corner_rows(attributes, vertex_ids)
+    out = _weighted(covered, barycentric, rows)
     terms = []
     if not _is_zero(d_attributes):
         # The three corners' rows in one gather: its transpose is one scatter-add of
@@ -84,7 +94,6 @@ def _blend_jvp(primals, tangents):
     if not _is_zero(d_barycentric):
         # jax.lax.split's transpose is one concatenate, where slicing's is a pad per slice.
         planes = [p[..., 0] for p in jax.lax.split(d_barycentric, (1, 1, 1), axis=-1)]
-        rows = [attributes[vertex_ids[..., k]] for k in range(3)]
         num_channels = attributes.shape[-1]
         if num_channels <= _WRITTEN_OUT_CHANNELS:
             # Channel by channel, so the transpose sums over the few channels as written-out

@@ -1,12 +1,16 @@
 """A run started again keeps its results; a damaged checkpoint is skipped, named, or refused.
 
 One tiny toy run (tests/train/toy.py: checkpoints at steps 3 and 6) is damaged the way a full
-disk or a bad copy does it: the largest array-data file of a step's state cut to half.
+disk or a bad copy does it: the largest array-data file of a step's state cut to half. The
+damage is reported once: no stray "Exception ignored" message from Orbax's abandoned reads
+(they would fail these tests as unraisable-exception warnings).
 """
 
 import logging
 import os
 import shutil
+import sys
+import types
 
 import pytest
 
@@ -14,6 +18,8 @@ from facejax.data.pipeline import make_loader
 from facejax.train import DamagedCheckpointError, restore_variables, run_training
 
 GLOBAL_BATCH = 16
+
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
 
 def _train(toy, workdir, eval_calls=None):
@@ -133,3 +139,23 @@ def test_evaluate_at_the_command_line_falls_back_or_names_the_damage(
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert err.startswith("facejax evaluate: error:") and "step 6" in err and "step 3" in err
+
+
+def test_only_the_closed_loop_callbacks_are_dropped(monkeypatch):
+    from facejax.train import checkpoint
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    checkpoint._ignore_closed_loop_callbacks()
+    checkpoint._ignore_closed_loop_callbacks()  # wraps once
+    hook = sys.unraisablehook
+    assert hook.__closure__ is not None and hook.drops_closed_loop_callbacks
+
+    def unraisable(exc):
+        return types.SimpleNamespace(exc_type=type(exc), exc_value=exc, object=None)
+
+    hook(unraisable(RuntimeError("Event loop is closed")))
+    others = [RuntimeError("Event loop is closed!"), ValueError("Event loop is closed")]
+    for exc in others:
+        hook(unraisable(exc))
+    assert [u.exc_value for u in seen] == others

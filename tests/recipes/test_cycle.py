@@ -146,7 +146,8 @@ def test_cycle_image_target_is_the_frame_or_its_rendering(data_dir):
     assert set(means) == set(frame)
     # The weighted per-term gradients add up to the loss's gradient in a training step.
     loss_fn = cycle.make_loss_fn(net, model3d, config)
-    total = jax.grad(lambda p: loss_fn(p, variables["batch_stats"], batch, None, True)[0])(
+    # Compiled: op by op, this gradient took about 70 s of the suite's time.
+    total = jax.jit(jax.grad(lambda p: loss_fn(p, variables["batch_stats"], batch, None, True)[0]))(
         variables["params"]
     )
     summed = jax.tree.map(lambda *g: sum(g), *grads.values())

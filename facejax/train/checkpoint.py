@@ -252,10 +252,10 @@ def _ignore_closed_loop_callbacks() -> None:
     A read of a damaged step that was still in flight when Orbax gave up completes later, on a
     TensorStore thread, whenever its file has been read (after the 100 ms that
     ``_drop_failed_reads`` waits, in the tests); its callback then reaches the closed event
-    loop, and Python prints "Exception
-    ignored in: None ... RuntimeError: Event loop is closed" with a traceback. That message says
-    nothing the restore's warning or error did not: the process-wide ``sys.unraisablehook`` is
-    wrapped, once, to drop exactly it (a ``RuntimeError`` with that text).
+    loop, and Python prints "Exception ignored in: None ... RuntimeError: Event loop is closed"
+    with a traceback. That message says nothing the restore's warning or error did not: the
+    process-wide ``sys.unraisablehook`` is wrapped, once, to drop exactly it (a
+    ``RuntimeError`` with that text).
     """
     import sys
 

@@ -17,6 +17,7 @@ Run:
   python benchmarks/render_speed.py --soft     # also soft_silhouette (batch 1 cases)
   python benchmarks/render_speed.py --vmap     # also jax.vmap of the one-image functions
   python benchmarks/render_speed.py --only large --batch 64   # the GPU goal's batch
+  python benchmarks/render_speed.py --only large --windows 2 --paired 60   # the ratio, paired
 
 Each result line is JSON; the last line gathers them with the machine.
 """
@@ -86,6 +87,31 @@ def _timings_ms(fn, args, repeats):
     return 1e3 * statistics.median(wall), 1e3 * min(wall), 1e3 * statistics.median(cpu)
 
 
+def _paired_ratios(forward, forward_backward, args, pairs):
+    """Forward + backward over forward, call pair by call pair: ``pairs`` of each, in turn
+    (which comes first alternates), so that a slow spell of a shared machine falls on both
+    halves of a pair; a ratio of two separate rounds of repeats compares different spells."""
+    for fn in (forward, forward_backward):
+        jax.block_until_ready(fn(*args))  # warm-up
+    ratios, forward_ms, forward_backward_ms = [], [], []
+    for i in range(pairs):
+        wall = {}
+        for fn in (forward, forward_backward) if i % 2 == 0 else (forward_backward, forward):
+            start = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            wall[fn] = 1e3 * (time.perf_counter() - start)
+        forward_ms.append(wall[forward])
+        forward_backward_ms.append(wall[forward_backward])
+        ratios.append(wall[forward_backward] / wall[forward])
+    low, _, high = statistics.quantiles(ratios, n=4)
+    return {
+        "paired_calls": pairs,
+        "paired_ratio_median": round(statistics.median(ratios), 3),
+        "paired_ratio_quartiles": [round(low, 3), round(high, 3)],
+        "paired_ratio_of_fastest": round(min(forward_backward_ms) / min(forward_ms), 3),
+    }
+
+
 def _compile_s(fn, args):
     start = time.perf_counter()
     fn.lower(*args).compile()
@@ -105,6 +131,7 @@ def measure(
     stages=False,
     soft=False,
     vmap=False,
+    paired=0,
 ):
     vertices, triangles = grid_mesh(rows, cols, size)
     rng = np.random.default_rng(0)
@@ -157,6 +184,8 @@ def measure(
     result["overflow_count"] = int(jnp.max(overflow))
     result["coverage"] = round(float(jnp.mean(jnp.any(image[0] != 0, -1))), 3)
     timed = {"forward": (forward, (v, c, t)), "forward_backward": (forward_backward, (v, c, t))}
+    if paired:
+        result.update(_paired_ratios(forward, forward_backward, (v, c, t), paired))
     if stages:
         visible = jax.jit(
             functools.partial(
@@ -214,6 +243,13 @@ def main():
     parser.add_argument("--vmap", action="store_true", help="also time jax.vmap of one image")
     parser.add_argument("--only", choices=["large", "small"], help="one mesh only")
     parser.add_argument("--batch", type=int, help="the large batch (default 32, 8 with --quick)")
+    parser.add_argument(
+        "--paired",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N forward and N forward + backward calls in turn: their ratio pair by pair",
+    )
     args = parser.parse_args()
     repeats = 3 if args.quick else 10
     big_batch = args.batch or (8 if args.quick else 32)
@@ -237,6 +273,7 @@ def main():
                 stages=args.stages,
                 soft=args.soft,
                 vmap=args.vmap,
+                paired=args.paired,
             )
             results.append(r)
             print(json.dumps(r), flush=True)

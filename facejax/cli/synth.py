@@ -65,9 +65,7 @@ def run(args) -> int:
                 f"--config {args.config!r} is not a config of the {name} dataset (its configs: "
                 f"{', '.join(known)}); pick the datasets that have it with --datasets"
             )
-        configs[name] = derived_config(
-            classes[name], args.config, seed=args.seed, model=args.model
-        )
+        configs[name] = derived_config(classes[name], args.config, seed=args.seed, model=args.model)
     built = []
     for name, config in configs.items():
         cls = classes[name]

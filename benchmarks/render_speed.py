@@ -251,6 +251,8 @@ def main():
         help="also N forward and N forward + backward calls in turn: their ratio pair by pair",
     )
     args = parser.parse_args()
+    if args.paired < 0 or args.paired == 1:
+        parser.error("--paired takes 0 (off) or at least 2 pairs (for quartiles)")
     repeats = 3 if args.quick else 10
     big_batch = args.batch or (8 if args.quick else 32)
     cases = []

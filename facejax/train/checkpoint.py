@@ -222,13 +222,13 @@ def _drop_failed_reads() -> None:
     retrieved", a page of TensorStore spec apiece) whenever they are collected. They are
     collected here, their records dropped: the damaged step is reported once, by the caller.
     Reads still in flight finish later, whenever their files are read, and their callbacks
-    reach the event loop Orbax has closed: ``_ignore_closed_loop_callbacks`` drops those.
+    reach the event loop Orbax has closed: ``_ignore_closed_loop_callbacks``, installed before
+    the restore began, drops those.
     """
     import gc
     import time
     import warnings
 
-    _ignore_closed_loop_callbacks()
     asyncio_logger = logging.getLogger("asyncio")
     previous_disabled = asyncio_logger.disabled
     asyncio_logger.disabled = True
@@ -247,15 +247,16 @@ _CLOSED_LOOP = "Event loop is closed"
 
 
 def _ignore_closed_loop_callbacks() -> None:
-    """From the first damaged restore on, drops one message and passes every other on.
+    """From the first restore on, drops one message and passes every other on.
 
     A read of a damaged step that was still in flight when Orbax gave up completes later, on a
-    TensorStore thread, whenever its file has been read (after the 100 ms that
-    ``_drop_failed_reads`` waits, in the tests); its callback then reaches the closed event
-    loop, and Python prints "Exception ignored in: None ... RuntimeError: Event loop is closed"
-    with a traceback. That message says nothing the restore's warning or error did not: the
-    process-wide ``sys.unraisablehook`` is wrapped, once, to drop exactly it (a
-    ``RuntimeError`` with that text).
+    TensorStore thread, whenever its file has been read: while the failure is still being
+    raised, or after the 100 ms that ``_drop_failed_reads`` waits. Its callback then reaches the
+    closed event loop, and Python prints "Exception ignored in: None ... RuntimeError: Event
+    loop is closed" with a traceback. That message says nothing the restore's warning or error
+    did not: the process-wide ``sys.unraisablehook`` is wrapped, once, to drop exactly it (a
+    ``RuntimeError`` with that text). It is wrapped before the first restore begins, not once
+    one has failed: a read that finished in between went past it (seen once in a CI run).
     """
     import sys
 
@@ -316,6 +317,7 @@ def restore_checkpoint(
             f"no checkpoint of step {step} in {manager.directory} (have {sorted(steps)})"
         )
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+    _ignore_closed_loop_callbacks()  # before any read: see its docstring
     damaged: list[tuple[int, str]] = []
     for candidate in [step] if step is not None else steps:
         try:

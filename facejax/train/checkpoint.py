@@ -274,6 +274,43 @@ def _ignore_closed_loop_callbacks() -> None:
     sys.unraisablehook = hook
 
 
+# Checkpoint folders where a restore failed, each ending in a separator (so that "run/ckpt" does
+# not also match "run/ckpt2"): late reports of their abandoned reads are dropped.
+_DAMAGED_FOLDERS: set[str] = set()
+_NEVER_RETRIEVED = ("Future exception was never retrieved", "Task exception was never retrieved")
+
+
+class _AbandonedReadReports(logging.Filter):
+    """Drops asyncio's "... exception was never retrieved" reports of reads in a folder where
+    a restore failed, and passes every other record on.
+
+    Reads of a damaged step still in flight after ``_drop_failed_reads`` has collected the
+    others fail too, and their futures are collected later (at the latest when the process
+    exits): asyncio then logs each with a page of TensorStore spec (seen at the exit of a test
+    run, after its summary). The failure was reported once already; the report names the
+    folder, which is how these are told from anything else asyncio logs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 (a record that cannot format is not ours to drop)
+            return True
+        if not message.startswith(_NEVER_RETRIEVED):
+            return True
+        return not any(folder in message for folder in _DAMAGED_FOLDERS)
+
+
+def _quiet_abandoned_reads() -> None:
+    """Installs, once, the two drops of the abandoned reads' late messages: the closed-loop
+    callbacks (``_ignore_closed_loop_callbacks``) and asyncio's reports of their futures
+    (``_AbandonedReadReports``, for the folders in ``_DAMAGED_FOLDERS``)."""
+    _ignore_closed_loop_callbacks()
+    asyncio_logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, _AbandonedReadReports) for f in asyncio_logger.filters):
+        asyncio_logger.addFilter(_AbandonedReadReports())
+
+
 def _restore_step(manager: ocp.CheckpointManager, step: int, abstract: PyTree) -> Restored:
     restored = manager.restore(
         step,
@@ -317,7 +354,7 @@ def restore_checkpoint(
             f"no checkpoint of step {step} in {manager.directory} (have {sorted(steps)})"
         )
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-    _ignore_closed_loop_callbacks()  # before any read: see its docstring
+    _quiet_abandoned_reads()  # before any read: see _ignore_closed_loop_callbacks
     damaged: list[tuple[int, str]] = []
     for candidate in [step] if step is not None else steps:
         try:
@@ -326,6 +363,7 @@ def restore_checkpoint(
             raise
         except Exception as err:  # noqa: BLE001 (Orbax, TensorStore, JSON: many types)
             damaged.append((candidate, _reason(err)))
+            _DAMAGED_FOLDERS.add(os.path.join(os.fspath(manager.directory), ""))  # ends in "/"
             _drop_failed_reads()
             continue
         for bad, why in damaged:

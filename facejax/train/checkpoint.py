@@ -220,27 +220,22 @@ def _drop_failed_reads() -> None:
     Orbax reads the arrays concurrently and raises the first failure; the other reads of the
     damaged files fail too, and asyncio would log each one ("Task exception was never
     retrieved", a page of TensorStore spec apiece) whenever they are collected. They are
-    collected here, their records dropped: the damaged step is reported once, by the caller.
-    Reads still in flight finish later, whenever their files are read, and their callbacks
-    reach the event loop Orbax has closed: ``_ignore_closed_loop_callbacks``, installed before
-    the restore began, drops those.
+    collected here, and ``_AbandonedReadReports`` drops their reports (the caller has recorded
+    the folder): the damaged step is reported once, by the caller. Reads still in flight finish
+    later, whenever their files are read; the same filter drops their reports, and
+    ``_ignore_closed_loop_callbacks`` their callbacks' messages (both installed before the
+    restore began).
     """
     import gc
     import time
     import warnings
 
-    asyncio_logger = logging.getLogger("asyncio")
-    previous_disabled = asyncio_logger.disabled
-    asyncio_logger.disabled = True
-    try:
-        with warnings.catch_warnings():
-            # Orbax's metadata coroutine of the failed restore, never awaited: its, not ours.
-            warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
-            for _ in range(10):  # reads still in flight finish within a few ms (local files)
-                gc.collect()
-                time.sleep(0.01)
-    finally:
-        asyncio_logger.disabled = previous_disabled
+    with warnings.catch_warnings():
+        # Orbax's metadata coroutine of the failed restore, never awaited: its, not ours.
+        warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
+        for _ in range(10):  # reads still in flight finish within a few ms (local files)
+            gc.collect()
+            time.sleep(0.01)
 
 
 _CLOSED_LOOP = "Event loop is closed"
@@ -274,8 +269,8 @@ def _ignore_closed_loop_callbacks() -> None:
     sys.unraisablehook = hook
 
 
-# Checkpoint folders where a restore failed, each ending in a separator (so that "run/ckpt" does
-# not also match "run/ckpt2"): late reports of their abandoned reads are dropped.
+# Checkpoint folders being restored or where a restore failed, each ending in a separator (so
+# that "run/ckpt" does not also match "run/ckpt2"): reports of their abandoned reads are dropped.
 _DAMAGED_FOLDERS: set[str] = set()
 _NEVER_RETRIEVED = ("Future exception was never retrieved", "Task exception was never retrieved")
 
@@ -355,34 +350,42 @@ def restore_checkpoint(
         )
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
     _quiet_abandoned_reads()  # before any read: see _ignore_closed_loop_callbacks
+    folder = os.path.join(os.fspath(manager.directory), "")  # ends in "/"
+    known_damaged = folder in _DAMAGED_FOLDERS
+    # Listed before any read: reads can fail, and be collected and reported, while Orbax is
+    # still raising the first failure. Taken off again when every restore here succeeded.
+    _DAMAGED_FOLDERS.add(folder)
     damaged: list[tuple[int, str]] = []
-    for candidate in [step] if step is not None else steps:
-        try:
-            restored = _restore_step(manager, candidate, abstract)
-        except ProcessCountError:
-            raise
-        except Exception as err:  # noqa: BLE001 (Orbax, TensorStore, JSON: many types)
-            damaged.append((candidate, _reason(err)))
-            _DAMAGED_FOLDERS.add(os.path.join(os.fspath(manager.directory), ""))  # ends in "/"
-            _drop_failed_reads()
-            continue
-        for bad, why in damaged:
-            logger.warning(
-                "checkpoint of step %d in %s is damaged (%s): using step %d instead",
-                bad,
-                manager.directory,
-                why,
-                candidate,
+    try:
+        for candidate in [step] if step is not None else steps:
+            try:
+                restored = _restore_step(manager, candidate, abstract)
+            except ProcessCountError:
+                raise
+            except Exception as err:  # noqa: BLE001 (Orbax, TensorStore, JSON: many types)
+                damaged.append((candidate, _reason(err)))
+                _drop_failed_reads()
+                continue
+            for bad, why in damaged:
+                logger.warning(
+                    "checkpoint of step %d in %s is damaged (%s): using step %d instead",
+                    bad,
+                    manager.directory,
+                    why,
+                    candidate,
+                )
+            return dataclasses.replace(restored, damaged=tuple(bad for bad, _ in damaged))
+        if not damaged:
+            return None
+        if step is not None:
+            raise DamagedCheckpointError(
+                f"{manager.directory}: the checkpoint of step {step} is damaged ({damaged[0][1]})"
             )
-        return dataclasses.replace(restored, damaged=tuple(bad for bad, _ in damaged))
-    if not damaged:
-        return None
-    if step is not None:
+        listed = "; ".join(f"step {bad}: {why}" for bad, why in damaged)
         raise DamagedCheckpointError(
-            f"{manager.directory}: the checkpoint of step {step} is damaged ({damaged[0][1]})"
+            f"{manager.directory}: no checkpoint restores ({listed}); remove the damaged step "
+            f"folder(s) to start again from an earlier one or from scratch"
         )
-    listed = "; ".join(f"step {bad}: {why}" for bad, why in damaged)
-    raise DamagedCheckpointError(
-        f"{manager.directory}: no checkpoint restores ({listed}); remove the damaged step "
-        f"folder(s) to start again from an earlier one or from scratch"
-    )
+    finally:
+        if not damaged and not known_damaged:
+            _DAMAGED_FOLDERS.discard(folder)

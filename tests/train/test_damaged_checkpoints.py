@@ -148,9 +148,9 @@ def test_late_reports_of_abandoned_reads_are_dropped_for_damaged_folders_only(
     tmp_path, monkeypatch, caplog
 ):
     """asyncio reports a failed read's future when it is collected, which for a read still in
-    flight after the restore gave up can be at the process's exit, or in a later test (this
-    test's collection caught one from the command-line test's restore): dropped for a folder
-    where a restore failed, kept for any other."""
+    flight after the restore gave up can be at the process's exit, or in a later test (one
+    from the command-line test's restore was once caught by this test's collection): dropped
+    for a folder where a restore failed, kept for any other."""
     import asyncio
     import gc
 
